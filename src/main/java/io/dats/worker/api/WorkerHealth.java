@@ -1,0 +1,81 @@
+package io.dats.worker.api;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dats.worker.config.WorkerProperties;
+import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+import org.apache.camel.ServiceStatus;
+import org.apache.camel.component.seda.SedaEndpoint;
+
+import org.springframework.amqp.rabbit.connection.Connection;
+import org.springframework.amqp.rabbit.connection.ConnectionFactory;
+import org.springframework.stereotype.Component;
+
+/**
+ * {@code GET /health}: 200 {@code {"status":"UP"}} when the worker can take work (Camel started, every route
+ * started, the broker connection open), 503 {@code DOWN} otherwise, with the detail per part.
+ */
+@Component("workerHealth")
+public class WorkerHealth {
+
+    private final CamelContext camelContext;
+    private final ConnectionFactory connectionFactory;
+    private final WorkerProperties properties;
+    private final ObjectMapper mapper;
+
+    WorkerHealth(CamelContext camelContext, ConnectionFactory connectionFactory, WorkerProperties properties,
+                 ObjectMapper mapper) {
+        this.camelContext = camelContext;
+        this.connectionFactory = connectionFactory;
+        this.properties = properties;
+        this.mapper = mapper;
+    }
+
+    public String report(Exchange exchange) throws JsonProcessingException {
+        boolean camelUp = camelContext.getStatus() == ServiceStatus.Started;
+        long routesDown = camelContext.getRoutes().stream()
+                .filter(route -> camelContext.getRouteController().getRouteStatus(route.getRouteId()) != ServiceStatus.Started)
+                .count();
+        boolean brokerUp = brokerUp();
+        boolean up = camelUp && routesDown == 0 && brokerUp;
+
+        Map<String, Object> tiers = new LinkedHashMap<>();
+        properties.tiers().forEach((name, tier) -> {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("provider", tier.provider().name().toLowerCase());
+            detail.put("model", tier.model());
+            detail.put("concurrency", tier.concurrency());
+            detail.put("waiting", waiting(name));
+            tiers.put(name, detail);
+        });
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("status", up ? "UP" : "DOWN");
+        body.put("camel", camelContext.getStatus().name());
+        body.put("routes_not_started", routesDown);
+        body.put("rabbitmq", brokerUp ? "UP" : "DOWN");
+        body.put("tiers", tiers);
+        exchange.getMessage().setHeader(Exchange.HTTP_RESPONSE_CODE, up ? 200 : 503);
+        return mapper.writeValueAsString(body);
+    }
+
+    private boolean brokerUp() {
+        try (Connection connection = connectionFactory.createConnection()) {
+            return connection.isOpen();
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** Tasks queued in front of the tier's LLM bound (the seda queue of routes/llm-calls.camel.yaml). */
+    private int waiting(String tier) {
+        return camelContext.getEndpoints().stream()
+                .filter(endpoint -> endpoint instanceof SedaEndpoint
+                        && endpoint.getEndpointBaseUri().equals("seda://llm-" + tier))
+                .mapToInt(endpoint -> ((SedaEndpoint) endpoint).getCurrentQueueSize())
+                .max().orElse(0);
+    }
+}

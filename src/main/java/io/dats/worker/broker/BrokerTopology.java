@@ -1,0 +1,62 @@
+package io.dats.worker.broker;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import io.dats.worker.config.WorkerProperties;
+import io.dats.worker.config.WorkerProperties.Broker;
+
+import org.springframework.amqp.core.Binding;
+import org.springframework.amqp.core.BindingBuilder;
+import org.springframework.amqp.core.Declarable;
+import org.springframework.amqp.core.Declarables;
+import org.springframework.amqp.core.ExchangeBuilder;
+import org.springframework.amqp.core.Queue;
+import org.springframework.amqp.core.QueueBuilder;
+import org.springframework.amqp.core.TopicExchange;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * The worker's RabbitMQ topology, declared idempotently by Spring's RabbitAdmin on every (re)connection.
+ * Tier queues are quorum queues with a delivery limit and at-least-once dead-lettering to {@code task.dlx}.
+ */
+@Configuration(proxyBeanMethods = false)
+class BrokerTopology {
+
+    /** Routing key of everything sent to the dead-letter exchange is kept; the queue takes them all. */
+    static final String DEAD_LETTER_BINDING = "#";
+
+    @Bean
+    Declarables workerTopology(WorkerProperties properties) {
+        Broker broker = properties.broker();
+        List<Declarable> declarables = new ArrayList<>();
+
+        TopicExchange events = ExchangeBuilder.topicExchange(broker.exchange()).durable(true).build();
+        TopicExchange deadLetters = ExchangeBuilder.topicExchange(broker.deadLetterExchange()).durable(true).build();
+        Queue deadLetterQueue = QueueBuilder.durable(broker.deadLetterQueue()).quorum().build();
+        declarables.add(events);
+        declarables.add(deadLetters);
+        declarables.add(deadLetterQueue);
+        declarables.add(BindingBuilder.bind(deadLetterQueue).to(deadLetters).with(DEAD_LETTER_BINDING));
+
+        for (String tier : properties.tiers().keySet()) {
+            Queue queue = tierQueue(broker, tier);
+            Binding binding = BindingBuilder.bind(queue).to(events).with(broker.readyRoutingKey(tier));
+            declarables.add(queue);
+            declarables.add(binding);
+        }
+        return new Declarables(declarables);
+    }
+
+    /** Quorum queue arguments cannot change once declared: a mismatch fails the start with a 406 from the broker. */
+    static Queue tierQueue(Broker broker, String tier) {
+        return QueueBuilder.durable(broker.queue(tier))
+                .quorum()
+                .deliveryLimit(broker.deliveryLimit())
+                .deadLetterExchange(broker.deadLetterExchange())
+                .withArgument("x-dead-letter-strategy", "at-least-once")
+                .overflow(QueueBuilder.Overflow.rejectPublish)
+                .build();
+    }
+}

@@ -1,0 +1,72 @@
+package io.dats.worker.llm;
+
+import dev.langchain4j.model.chat.listener.ChatModelErrorContext;
+import dev.langchain4j.model.chat.listener.ChatModelListener;
+import dev.langchain4j.model.chat.listener.ChatModelRequestContext;
+import dev.langchain4j.model.chat.listener.ChatModelResponseContext;
+import dev.langchain4j.model.output.TokenUsage;
+import org.apache.camel.Exchange;
+
+import org.springframework.stereotype.Component;
+
+/**
+ * Captures what camel-langchain4j-chat does not expose: attempts, token usage and the answering model.
+ * LangChain4j calls listeners on the thread that calls the model, which is the thread routing the exchange,
+ * so {@link #begin(Exchange)} binds the exchange to that thread and every attempt is recorded as exchange variables.
+ */
+@Component("llmCallTracker")
+public class LlmCallTracker implements ChatModelListener {
+
+    public static final String ATTEMPTS = "llmAttempts";
+    public static final String TOKENS_USED = "tokensUsed";
+    public static final String INPUT_TOKENS = "inputTokens";
+    public static final String OUTPUT_TOKENS = "outputTokens";
+    public static final String MODEL = "llmModel";
+
+    private final ThreadLocal<Exchange> current = new ThreadLocal<>();
+
+    /** Called right before the langchain4j-chat endpoint; redeliveries of that endpoint stay on this thread. */
+    public void begin(Exchange exchange) {
+        exchange.setVariable(ATTEMPTS, 0);
+        current.set(exchange);
+    }
+
+    /** Called after a successful call; a failed exchange is unbound by the next {@link #begin(Exchange)}. */
+    public void end(Exchange exchange) {
+        if (current.get() == exchange) {
+            current.remove();
+        }
+    }
+
+    @Override
+    public void onRequest(ChatModelRequestContext context) {
+        Exchange exchange = current.get();
+        if (exchange != null) {
+            exchange.setVariable(ATTEMPTS, exchange.getVariable(ATTEMPTS, 0, Integer.class) + 1);
+        }
+    }
+
+    @Override
+    public void onResponse(ChatModelResponseContext context) {
+        Exchange exchange = current.get();
+        if (exchange == null) {
+            return;
+        }
+        TokenUsage usage = context.chatResponse().tokenUsage();
+        int input = usage == null || usage.inputTokenCount() == null ? 0 : usage.inputTokenCount();
+        int output = usage == null || usage.outputTokenCount() == null ? 0 : usage.outputTokenCount();
+        int total = usage == null || usage.totalTokenCount() == null ? input + output : usage.totalTokenCount();
+        exchange.setVariable(INPUT_TOKENS, input);
+        exchange.setVariable(OUTPUT_TOKENS, output);
+        exchange.setVariable(TOKENS_USED, total);
+        String model = context.chatResponse().modelName();
+        if (model != null && !model.isBlank()) {
+            exchange.setVariable(MODEL, model);
+        }
+    }
+
+    @Override
+    public void onError(ChatModelErrorContext context) {
+        // the attempt is already counted; Camel's error handler decides whether to retry
+    }
+}

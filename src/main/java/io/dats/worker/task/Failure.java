@@ -1,0 +1,20 @@
+package io.dats.worker.task;
+
+/**
+ * Why a task failed: a stable code ({@code error}), a human-readable {@code reason} and the HTTP status a REST
+ * caller gets.
+ */
+public record Failure(String error, String reason, int httpStatus) {
+
+    public static final String INVALID_TASK = "invalid_task";
+    public static final String LLM_TIMEOUT = "llm_timeout";
+    public static final String LLM_FAILED = "llm_failed";
+    public static final String INVALID_OUTPUT = "invalid_output";
+    public static final String PUBLISH_FAILED = "publish_failed";
+    public static final String INTERNAL_ERROR = "internal_error";
+
+    /** Failures of the request itself get a 400 and no event: the REST caller is told directly. */
+    public boolean isInvalidTask() {
+        return INVALID_TASK.equals(error);
+    }
+}
