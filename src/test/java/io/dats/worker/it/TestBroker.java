@@ -1,0 +1,137 @@
+package io.dats.worker.it;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.springframework.amqp.core.AnonymousQueue;
+import org.springframework.amqp.core.Binding;
+import org.springframework.amqp.core.BindingBuilder;
+import org.springframework.amqp.core.Message;
+import org.springframework.amqp.core.MessageBuilder;
+import org.springframework.amqp.core.MessageDeliveryMode;
+import org.springframework.amqp.core.Queue;
+import org.springframework.amqp.core.TopicExchange;
+import org.springframework.amqp.rabbit.connection.CachingConnectionFactory;
+import org.springframework.amqp.rabbit.core.RabbitAdmin;
+import org.springframework.amqp.rabbit.core.RabbitTemplate;
+
+/**
+ * The machine's RabbitMQ (127.0.0.1:5672 unless RABBITMQ_HOST/RABBITMQ_PORT say otherwise), seen through a fresh
+ * virtual host made for this test run with {@code rabbitmqctl} and deleted when the JVM exits.
+ */
+public final class TestBroker {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TestBroker.class);
+    private static TestBroker shared;
+
+    public final String host = System.getenv().getOrDefault("RABBITMQ_HOST", "127.0.0.1");
+    public final int port = Integer.parseInt(System.getenv().getOrDefault("RABBITMQ_PORT", "5672"));
+    public final String vhost;
+    private final CachingConnectionFactory connectionFactory;
+    public final RabbitAdmin admin;
+    public final RabbitTemplate template;
+
+    private TestBroker(String vhost) {
+        this.vhost = vhost;
+        connectionFactory = new CachingConnectionFactory(host, port);
+        connectionFactory.setUsername("guest");
+        connectionFactory.setPassword("guest");
+        connectionFactory.setVirtualHost(vhost);
+        connectionFactory.setPublisherConfirmType(CachingConnectionFactory.ConfirmType.SIMPLE);
+        admin = new RabbitAdmin(connectionFactory);
+        template = new RabbitTemplate(connectionFactory);
+        admin.declareExchange(new TopicExchange("task.events", true, false));
+    }
+
+    /** One fresh virtual host per test JVM, shared by every test class (so Spring can cache the contexts). */
+    public static synchronized TestBroker shared() {
+        if (shared == null) {
+            String vhost = "llm-worker-it-" + UUID.randomUUID().toString().substring(0, 8);
+            rabbitmqctl("add_vhost", vhost);
+            rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+            shared = new TestBroker(vhost);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                shared.connectionFactory.destroy();
+                rabbitmqctl("delete_vhost", vhost);
+            }));
+            LOG.info("Test virtual host {}", vhost);
+        }
+        return shared;
+    }
+
+    static void rabbitmqctl(String... args) {
+        List<String> command = new ArrayList<>(List.of("rabbitmqctl", "-q"));
+        command.addAll(List.of(args));
+        try {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
+                throw new IllegalStateException("rabbitmqctl " + String.join(" ", args) + " failed: " + output);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("rabbitmqctl is needed to make the test virtual host (run bin/ensure-rabbitmq)", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A server-named queue bound to task.events with the given routing key: the test's view of the events. */
+    public String listen(String routingKey) {
+        Queue queue = new AnonymousQueue();
+        admin.declareQueue(queue);
+        admin.declareBinding(BindingBuilder.bind(queue).to(new TopicExchange("task.events", true, false)).with(routingKey));
+        return queue.getName();
+    }
+
+    public void unbind(String queue, String exchange, String routingKey) {
+        admin.removeBinding(new Binding(queue, Binding.DestinationType.QUEUE, exchange, routingKey, null));
+    }
+
+    /** Publishes a task as an orchestrator would: persistent JSON on task.events with task.ready.<tier>. */
+    public void publishTask(String tier, String json) {
+        publish("task.ready." + tier, MessageBuilder.withBody(json.getBytes(StandardCharsets.UTF_8))
+                .setContentType("application/json")
+                .setDeliveryMode(MessageDeliveryMode.PERSISTENT)
+                .build());
+    }
+
+    public void publish(String routingKey, Message message) {
+        Boolean confirmed = template.invoke(t -> {
+            t.send("task.events", routingKey, message);
+            return t.waitForConfirms(10_000);
+        });
+        if (!Boolean.TRUE.equals(confirmed)) {
+            throw new IllegalStateException("publish to " + routingKey + " was not confirmed");
+        }
+    }
+
+    public Message receive(String queue, Duration timeout) {
+        return template.receive(queue, timeout.toMillis());
+    }
+
+    public List<Message> drain(String queue) {
+        List<Message> messages = new ArrayList<>();
+        for (Message m = template.receive(queue); m != null; m = template.receive(queue)) {
+            messages.add(m);
+        }
+        return messages;
+    }
+
+    public long messageCount(String queue) {
+        var info = admin.getQueueInfo(queue);
+        return info == null ? -1 : info.getMessageCount();
+    }
+
+    public static String body(Message message) {
+        return new String(message.getBody(), StandardCharsets.UTF_8);
+    }
+}
