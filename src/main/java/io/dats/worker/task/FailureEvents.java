@@ -34,7 +34,7 @@ public class FailureEvents {
         this.properties = properties;
     }
 
-    /** Classifies the caught exception, keeps the result in the {@code failure} variable and returns it. */
+    /** Classifies the caught exception (routes keep the result in the {@code failure} variable). */
     public Failure classify(Exchange exchange) {
         Throwable cause = caught(exchange);
         String stage = exchange.getVariable(TaskVariables.STAGE, "intake", String.class);
@@ -47,7 +47,6 @@ public class FailureEvents {
                     "the outcome could not be published: " + message(cause), 503);
             default -> new Failure(Failure.INTERNAL_ERROR, stage + " failed: " + message(cause), 500);
         };
-        exchange.setVariable(TaskVariables.FAILURE, failure);
         return failure;
     }
 

@@ -5,7 +5,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 import org.slf4j.Logger;
@@ -30,7 +32,7 @@ import org.springframework.amqp.rabbit.core.RabbitTemplate;
 public final class TestBroker {
 
     private static final Logger LOG = LoggerFactory.getLogger(TestBroker.class);
-    private static TestBroker shared;
+    private static final Map<String, TestBroker> BROKERS = new ConcurrentHashMap<>();
 
     public final String host = System.getenv().getOrDefault("RABBITMQ_HOST", "127.0.0.1");
     public final int port = Integer.parseInt(System.getenv().getOrDefault("RABBITMQ_PORT", "5672"));
@@ -52,19 +54,27 @@ public final class TestBroker {
     }
 
     /** One fresh virtual host per test JVM, shared by every test class (so Spring can cache the contexts). */
-    public static synchronized TestBroker shared() {
-        if (shared == null) {
-            String vhost = "llm-worker-it-" + UUID.randomUUID().toString().substring(0, 8);
+    public static TestBroker shared() {
+        return named("shared");
+    }
+
+    /**
+     * A fresh virtual host for one Spring context configuration: cached contexts stay alive with their consumers,
+     * so two differently configured workers must not share queues.
+     */
+    public static TestBroker named(String name) {
+        return BROKERS.computeIfAbsent(name, key -> {
+            String vhost = "llm-worker-it-" + key + "-" + UUID.randomUUID().toString().substring(0, 8);
             rabbitmqctl("add_vhost", vhost);
             rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
-            shared = new TestBroker(vhost);
+            TestBroker broker = new TestBroker(vhost);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                shared.connectionFactory.destroy();
+                broker.connectionFactory.destroy();
                 rabbitmqctl("delete_vhost", vhost);
             }));
             LOG.info("Test virtual host {}", vhost);
-        }
-        return shared;
+            return broker;
+        });
     }
 
     static void rabbitmqctl(String... args) {
