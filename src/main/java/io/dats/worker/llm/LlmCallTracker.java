@@ -22,19 +22,33 @@ public class LlmCallTracker implements ChatModelListener {
     public static final String INPUT_TOKENS = "inputTokens";
     public static final String OUTPUT_TOKENS = "outputTokens";
     public static final String MODEL = "llmModel";
+    public static final String FAILURE = "llmFailure";
 
     private final ThreadLocal<Exchange> current = new ThreadLocal<>();
 
     /** Called right before the langchain4j-chat endpoint; redeliveries of that endpoint stay on this thread. */
     public void begin(Exchange exchange) {
         exchange.setVariable(ATTEMPTS, 0);
+        exchange.removeVariable(FAILURE);
         current.set(exchange);
     }
 
-    /** Called after a successful call; a failed exchange is unbound by the next {@link #begin(Exchange)}. */
+    /** Called after the call, whether it succeeded or failed for good. */
     public void end(Exchange exchange) {
         if (current.get() == exchange) {
             current.remove();
+        }
+    }
+
+    /**
+     * Raises the LLM route's final failure (kept in {@code llmFailure}) in the calling route, where the intake's
+     * error policy (dead-letter channel or REST error) handles it.
+     */
+    public void raiseFailure(Exchange exchange) throws Exception {
+        Exception failure = exchange.getVariable(FAILURE, Exception.class);
+        if (failure != null) {
+            exchange.removeVariable(FAILURE);
+            throw failure;
         }
     }
 
