@@ -13,9 +13,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.dats.worker.support.FakeLlmServer;
 import io.dats.worker.support.FakeLlmServer.Reply;
 import io.dats.worker.support.FakeRagServer.RagReply;
+import org.apache.camel.CamelContext;
+import org.apache.camel.model.ModelCamelContext;
+import org.apache.camel.model.RouteDefinition;
+import org.apache.camel.support.PluginHelper;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.amqp.core.Message;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.amqp.core.MessageBuilder;
 import org.springframework.amqp.core.MessageDeliveryMode;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -34,6 +39,9 @@ class PipelineIT extends WorkerITSupport {
     static final Map<String, String> PROVIDERS = Map.of("tiny", FakeLlmServer.OLLAMA, "small", FakeLlmServer.OLLAMA,
             "coding", FakeLlmServer.OLLAMA, "large", FakeLlmServer.OPENAI, "frontier", FakeLlmServer.ANTHROPIC);
     static final Map<String, Integer> CONCURRENCY = Map.of("tiny", 10, "small", 5, "large", 2, "coding", 2, "frontier", 1);
+
+    @Autowired
+    CamelContext camelContext;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
@@ -271,6 +279,16 @@ class PipelineIT extends WorkerITSupport {
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(outputs.awaitJson("headers-2", EVENT_TIMEOUT).path("status").asText()).isEqualTo("completed");
         assertThat(hijacked.received()).isEmpty();
+    }
+
+    @Test
+    void everyRouteDumpsAsXmlForHawtiosDiagramAndSourceViews() throws Exception {
+        ModelCamelContext model = (ModelCamelContext) camelContext;
+        assertThat(model.getRouteDefinitions()).hasSizeGreaterThanOrEqualTo(20);
+        for (RouteDefinition route : model.getRouteDefinitions()) {
+            String xml = PluginHelper.getModelToXMLDumper(camelContext).dumpModelAsXml(camelContext, route);
+            assertThat(xml).as(route.getRouteId()).contains("id=\"" + route.getRouteId() + "\"");
+        }
     }
 
     @Test
