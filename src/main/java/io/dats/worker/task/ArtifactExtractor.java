@@ -84,7 +84,7 @@ public final class ArtifactExtractor {
             }
         }
         String[] words = info.split("\\s+");
-        if (words.length > 1 && (words[1].contains(".") || words[1].contains("/"))) {
+        if (words.length > 1 && !words[1].contains("=") && (words[1].contains(".") || words[1].contains("/"))) {
             String path = safe(words[1]);
             if (path != null) {
                 return path;

@@ -10,7 +10,11 @@ import io.dats.worker.support.FakeLlmServer.Reply;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.amqp.core.BindingBuilder;
+import org.apache.camel.CamelContext;
+
 import org.springframework.amqp.core.Message;
+import org.springframework.amqp.core.MessageDeliveryMode;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.amqp.core.Queue;
 import org.springframework.amqp.core.QueueBuilder;
 import org.springframework.amqp.core.TopicExchange;
@@ -30,6 +34,9 @@ class FailureIT extends WorkerITSupport {
     static final TestBroker BROKER = TestBroker.named("failures");
     static final Duration EVENT_TIMEOUT = Duration.ofSeconds(30);
 
+    @Autowired
+    CamelContext camelContext;
+
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
         workerProperties(registry, BROKER);
@@ -46,7 +53,11 @@ class FailureIT extends WorkerITSupport {
         String body = task("llm-500", "code-general", "Create fibonacci function");
         BROKER.publishTask("small", body);
 
-        JsonNode event = failures.awaitJson("llm-500", EVENT_TIMEOUT);
+        Message failed = failures.await("llm-500", EVENT_TIMEOUT);
+        assertThat(failed.getMessageProperties().getContentType()).isEqualTo("application/json");
+        assertThat(failed.getMessageProperties().getMessageId()).isEqualTo("llm-500");
+        assertThat(failed.getMessageProperties().getReceivedDeliveryMode()).isEqualTo(MessageDeliveryMode.PERSISTENT);
+        JsonNode event = parse(TestBroker.body(failed));
         assertThat(event.path("error").asText()).isEqualTo("llm_failed");
         assertThat(event.path("reason").asText()).contains("gemma3:12b").contains("3 attempt(s)");
         assertThat(event.path("attempts").asInt()).isEqualTo(3);
@@ -176,6 +187,21 @@ class FailureIT extends WorkerITSupport {
             BROKER.admin.deleteQueue(fullFailures.getName());
         }
         await().atMost(EVENT_TIMEOUT).until(() -> BROKER.messageCount("worker-service.small") == 0);
+    }
+
+    @Test
+    void healthIsDownWhileAnIntakeRouteIsStopped() throws Exception {
+        assertThat(send(request("/health").GET().build()).statusCode()).isEqualTo(200);
+        camelContext.getRouteController().stopRoute("intake-tiny");
+        try {
+            HttpResponse<String> response = send(request("/api/v1/health").GET().build());
+            assertThat(response.statusCode()).isEqualTo(503);
+            assertThat(parse(response.body()).path("status").asText()).isEqualTo("DOWN");
+            assertThat(parse(response.body()).path("routes_not_started").asInt()).isEqualTo(1);
+        } finally {
+            camelContext.getRouteController().startRoute("intake-tiny");
+        }
+        assertThat(send(request("/health").GET().build()).statusCode()).isEqualTo(200);
     }
 
     /** A full queue (max-length 1, reject-publish, one message in it): the broker nacks every publish routed to it. */

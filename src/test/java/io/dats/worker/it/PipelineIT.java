@@ -38,6 +38,7 @@ class PipelineIT extends WorkerITSupport {
     static final List<String> DOMAINS = List.of("code-general", "code-vision", "code-embedded", "documentation", "ui-design");
     static final Map<String, String> PROVIDERS = Map.of("tiny", FakeLlmServer.OLLAMA, "small", FakeLlmServer.OLLAMA,
             "coding", FakeLlmServer.OLLAMA, "large", FakeLlmServer.OPENAI, "frontier", FakeLlmServer.ANTHROPIC);
+    static final Duration CALL_TIME = Duration.ofSeconds(16);
     static final Map<String, Integer> CONCURRENCY = Map.of("tiny", 10, "small", 5, "large", 2, "coding", 2, "frontier", 1);
 
     @Autowired
@@ -155,33 +156,42 @@ class PipelineIT extends WorkerITSupport {
     void inFlightCallsPerTierNeverExceedTheTierConcurrencyWithLongCallsFromQueueAndRest() {
         EventInbox outputs = EventInbox.events(BROKER, "task.output.created");
         // every call takes longer than 10 s (the Throttle EIP's ConcurrentRequests over-admits past that)
-        LLM.respondWith(call -> Reply.text("```python\nslow = True\n```").delayed(Duration.ofSeconds(11)));
+        LLM.respondWith(call -> Reply.text("```python\nslow = True\n```").delayed(CALL_TIME));
         List<String> queued = new ArrayList<>();
-        List<CompletableFuture<HttpResponse<String>>> rest = new ArrayList<>();
         for (String tier : TIERS) {
-            int concurrency = CONCURRENCY.get(tier);
-            for (int n = 0; n < concurrency; n++) {
+            for (int n = 0; n < CONCURRENCY.get(tier); n++) {
                 String id = "bound-queue-" + tier + "-" + n;
                 queued.add(id);
                 BROKER.publishTask(tier, task(id, "code-general", "slow " + id));
+            }
+        }
+        // the queue saturates every tier...
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                TIERS.stream().allMatch(tier -> LLM.inFlight(MODELS.get(tier)) == CONCURRENCY.get(tier)));
+        // ...so REST calls for the same tiers wait for a free slot: two call times, longer than a servlet
+        // container's default async timeout (30 s)
+        long restStart = System.nanoTime();
+        List<CompletableFuture<HttpResponse<String>>> rest = new ArrayList<>();
+        for (String tier : TIERS) {
+            for (int n = 0; n < CONCURRENCY.get(tier); n++) {
                 rest.add(executeAsync(json(Map.of("task_id", "bound-rest-" + tier + "-" + n, "domain", "code-general",
                         "tier", tier, "description", "slow rest " + n))));
             }
         }
-        // all tiers saturate, and stay at their bound while the first calls are held
-        await().atMost(Duration.ofSeconds(10)).until(() ->
-                TIERS.stream().allMatch(tier -> LLM.inFlight(MODELS.get(tier)) == CONCURRENCY.get(tier)));
         await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() ->
                 outputs.received().keySet().containsAll(queued) && rest.stream().allMatch(CompletableFuture::isDone));
+        long restSeconds = Duration.ofNanos(System.nanoTime() - restStart).toSeconds();
 
         for (CompletableFuture<HttpResponse<String>> response : rest) {
             assertThat(response.join().statusCode()).isEqualTo(200);
             assertThat(parse(response.join().body()).path("status").asText()).isEqualTo("completed");
         }
+        System.out.printf("REST calls queued behind the bound answered 200 after %d s%n", restSeconds);
         for (String tier : TIERS) {
             String model = MODELS.get(tier);
-            System.out.printf("in-flight maximum for tier %s (%s): %d of concurrency %d, %d calls%n",
-                    tier, model, LLM.maxInFlight(model), CONCURRENCY.get(tier), LLM.requestCount(model));
+            System.out.printf("in-flight maximum for tier %s (%s): %d of concurrency %d, %d calls of %d s%n",
+                    tier, model, LLM.maxInFlight(model), CONCURRENCY.get(tier), LLM.requestCount(model),
+                    CALL_TIME.toSeconds());
             assertThat(LLM.maxInFlight(model)).as("max in flight for " + tier).isEqualTo(CONCURRENCY.get(tier));
             assertThat(LLM.requestCount(model)).isEqualTo(2 * CONCURRENCY.get(tier));
         }
