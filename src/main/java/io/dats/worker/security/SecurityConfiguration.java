@@ -5,10 +5,12 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.security.config.Customizer;
 import org.springframework.security.config.annotation.web.builders.HttpSecurity;
 import org.springframework.security.web.SecurityFilterChain;
+import org.springframework.security.web.csrf.CookieCsrfTokenRepository;
+import org.springframework.security.web.csrf.CsrfTokenRequestAttributeHandler;
 
 /**
  * The task API ({@code /api/v1/**}) and {@code /health} are open to the worker's clients; everything else
- * (actuator, Jolokia, Hawtio) needs an authenticated user with role ADMIN. The user comes from the environment
+ * (actuator, Jolokia at /actuator/jolokia, Hawtio at /actuator/hawtio) needs an authenticated user with role ADMIN. The user comes from the environment
  * ({@code SPRING_SECURITY_USER_NAME}/{@code SPRING_SECURITY_USER_PASSWORD}); without it Spring Boot generates a
  * password at start and logs it.
  */
@@ -20,7 +22,10 @@ class SecurityConfiguration {
         http.authorizeHttpRequests(requests -> requests
                         .requestMatchers("/health", "/api/v1/**", "/error").permitAll()
                         .anyRequest().hasRole("ADMIN"))
-                .csrf(csrf -> csrf.ignoringRequestMatchers("/api/v1/**"))
+                // Hawtio's browser client sends the XSRF-TOKEN cookie back as X-XSRF-TOKEN on its Jolokia POSTs
+                .csrf(csrf -> csrf.ignoringRequestMatchers("/api/v1/**")
+                        .csrfTokenRepository(CookieCsrfTokenRepository.withHttpOnlyFalse())
+                        .csrfTokenRequestHandler(new CsrfTokenRequestAttributeHandler()))
                 .httpBasic(Customizer.withDefaults())
                 .formLogin(Customizer.withDefaults());
         return http.build();

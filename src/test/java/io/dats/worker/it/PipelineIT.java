@@ -244,9 +244,26 @@ class PipelineIT extends WorkerITSupport {
     }
 
     @Test
-    void actuatorNeedsAuthentication() {
-        assertThat(send(request("/actuator/health").GET().build()).statusCode()).isEqualTo(401);
-        assertThat(send(request("/actuator/metrics").GET().build()).statusCode()).isEqualTo(401);
+    void actuatorJolokiaAndHawtioNeedAnAdmin() {
+        String basic = "Basic " + java.util.Base64.getEncoder()
+                .encodeToString((ADMIN_USER + ":" + ADMIN_PASSWORD).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        String wrong = "Basic " + java.util.Base64.getEncoder()
+                .encodeToString((ADMIN_USER + ":wrong").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        String state = "/actuator/jolokia/read/org.apache.camel:context=llm-task-worker,type=context,name=%22llm-task-worker%22/State";
+        for (String path : List.of("/actuator/health", "/actuator/metrics", "/actuator/hawtio/", state)) {
+            assertThat(send(request(path).GET().build()).statusCode()).as(path).isEqualTo(401);
+            assertThat(send(request(path).header("Authorization", wrong).GET().build()).statusCode()).as(path).isEqualTo(401);
+            assertThat(send(request(path).header("Authorization", basic).GET().build()).statusCode()).as(path).isEqualTo(200);
+        }
+        HttpResponse<String> jolokia = send(request(state).header("Authorization", basic).GET().build());
+        assertThat(parse(jolokia.body()).path("value").asText()).isEqualTo("Started");
+        // a state-changing Jolokia call without the CSRF token is refused even for an admin
+        HttpResponse<String> exec = send(request("/actuator/jolokia").header("Authorization", basic)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"type\":\"exec\",\"mbean\":\"org.apache.camel:context=llm-task-worker,"
+                        + "type=routes,name=\\\"intake-tiny\\\"\",\"operation\":\"stop()\"}")).build());
+        assertThat(exec.statusCode()).isEqualTo(403);
+        assertThat(camelContext.getRouteController().getRouteStatus("intake-tiny").isStarted()).isTrue();
     }
 
     @Test

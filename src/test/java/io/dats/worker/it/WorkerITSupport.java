@@ -28,6 +28,8 @@ import org.springframework.test.context.DynamicPropertyRegistry;
 abstract class WorkerITSupport {
 
     static final ObjectMapper MAPPER = new ObjectMapper();
+    static final String ADMIN_USER = "operator";
+    static final String ADMIN_PASSWORD = "it-" + java.util.UUID.randomUUID();
     static final FakeLlmServer LLM = Servers.LLM;
     static final FakeRagServer RAG = Servers.RAG;
     static final Map<String, String> MODELS = Map.of(
@@ -47,6 +49,8 @@ abstract class WorkerITSupport {
 
     static void workerProperties(DynamicPropertyRegistry registry, TestBroker broker) {
         registry.add("spring.rabbitmq.virtual-host", () -> broker.vhost);
+        registry.add("spring.security.user.name", () -> ADMIN_USER);
+        registry.add("spring.security.user.password", () -> ADMIN_PASSWORD);
         registry.add("worker.rag.url", RAG::url);
         registry.add("worker.rag.timeout", () -> "1s");
         registry.add("worker.retry.initial-delay", () -> "100ms");
