@@ -123,6 +123,9 @@ public class FailureEvents {
         StringBuilder text = new StringBuilder();
         for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
             root = t;
+            if (t instanceof java.net.ConnectException && text.isEmpty()) {
+                text.append("cannot connect: ");
+            }
         }
         text.append(cause.getClass().getSimpleName()).append(": ").append(cause.getMessage());
         if (root != cause) {
