@@ -49,6 +49,11 @@ abstract class WorkerITSupport {
 
     static void workerProperties(DynamicPropertyRegistry registry, TestBroker broker) {
         registry.add("spring.rabbitmq.virtual-host", () -> broker.vhost);
+        workerProperties(registry);
+    }
+
+    /** Everything but the broker connection: the fake LLM and RAG servers, short retries, the admin user. */
+    static void workerProperties(DynamicPropertyRegistry registry) {
         registry.add("spring.security.user.name", () -> ADMIN_USER);
         registry.add("spring.security.user.password", () -> ADMIN_PASSWORD);
         registry.add("worker.rag.url", RAG::url);
