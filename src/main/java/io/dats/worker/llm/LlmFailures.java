@@ -2,6 +2,8 @@ package io.dats.worker.llm;
 
 import java.io.IOException;
 import java.net.http.HttpTimeoutException;
+import java.util.Optional;
+import java.util.stream.Stream;
 
 import dev.langchain4j.exception.NonRetriableException;
 import dev.langchain4j.exception.RetriableException;
@@ -13,35 +15,24 @@ public final class LlmFailures {
     private LlmFailures() {
     }
 
-    /** 5xx, 429, timeouts and I/O failures such as connection refused are worth another attempt. */
+    /** The failure and its causes, outermost first. */
+    public static Stream<Throwable> causeChain(Throwable failure) {
+        return Stream.iterate(failure, t -> t != null, t -> t.getCause() == t ? null : t.getCause());
+    }
+
+    /**
+     * 5xx, 429, timeouts and I/O failures such as connection refused are worth another attempt; the outermost
+     * classified exception decides (a non-retriable one wrapping an I/O failure is not retried).
+     */
     public static boolean isTransient(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof NonRetriableException) {
-                return false;
-            }
-            if (t instanceof RetriableException || t instanceof IOException) {
-                return true;
-            }
-        }
-        return false;
+        Optional<Throwable> decisive = causeChain(failure)
+                .filter(t -> t instanceof NonRetriableException || t instanceof RetriableException || t instanceof IOException)
+                .findFirst();
+        return decisive.isPresent() && !(decisive.get() instanceof NonRetriableException);
     }
 
     public static boolean isTimeout(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof TimeoutException || t instanceof HttpTimeoutException
-                    || t instanceof java.util.concurrent.TimeoutException) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    public static boolean isLlmFailure(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof dev.langchain4j.exception.LangChain4jException) {
-                return true;
-            }
-        }
-        return false;
+        return causeChain(failure).anyMatch(t -> t instanceof TimeoutException || t instanceof HttpTimeoutException
+                || t instanceof java.util.concurrent.TimeoutException);
     }
 }

@@ -10,9 +10,9 @@ import org.springframework.security.web.csrf.CsrfTokenRequestAttributeHandler;
 
 /**
  * The task API ({@code /api/v1/**}) and {@code /health} are open to the worker's clients; everything else
- * (actuator, Jolokia at /actuator/jolokia, Hawtio at /actuator/hawtio) needs an authenticated user with role ADMIN. The user comes from the environment
- * ({@code SPRING_SECURITY_USER_NAME}/{@code SPRING_SECURITY_USER_PASSWORD}); without it Spring Boot generates a
- * password at start and logs it.
+ * (actuator, Jolokia at /actuator/jolokia, Hawtio at /actuator/hawtio) needs an authenticated user with role ADMIN.
+ * The user comes from the environment ({@code SPRING_SECURITY_USER_NAME}/{@code SPRING_SECURITY_USER_PASSWORD});
+ * without it Spring Boot generates a password at start and logs it.
  */
 @Configuration(proxyBeanMethods = false)
 class SecurityConfiguration {

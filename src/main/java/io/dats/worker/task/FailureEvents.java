@@ -2,6 +2,7 @@ package io.dats.worker.task;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 
@@ -52,10 +53,7 @@ public class FailureEvents {
 
     /** The {@code task.failed} event; task fields the exchange lacks are read leniently from the original body. */
     public String event(Exchange exchange) throws JsonProcessingException {
-        Failure failure = exchange.getVariable(TaskVariables.FAILURE, Failure.class);
-        if (failure == null) {
-            failure = classify(exchange);
-        }
+        Failure failure = failureOf(exchange);
         JsonNode original = lenientJson(exchange.getMessage().getBody(String.class));
         Map<String, Object> event = new LinkedHashMap<>();
         event.put("task_id", orOriginal(exchange.getVariable(TaskVariables.TASK_ID, String.class), original, "task_id"));
@@ -69,16 +67,19 @@ public class FailureEvents {
 
     /** The JSON error body of the REST API: {@code {"error", "detail", "task_id"}}. */
     public String restError(Exchange exchange) throws JsonProcessingException {
-        Failure failure = exchange.getVariable(TaskVariables.FAILURE, Failure.class);
-        if (failure == null) {
-            failure = classify(exchange);
-        }
+        Failure failure = failureOf(exchange);
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("error", failure.error());
         body.put("detail", failure.reason());
         body.put("task_id", exchange.getVariable(TaskVariables.TASK_ID, String.class));
         exchange.getMessage().setHeader(Exchange.HTTP_RESPONSE_CODE, failure.httpStatus());
         return mapper.writeValueAsString(body);
+    }
+
+    /** The failure the route classified into the {@code failure} variable, or classified now. */
+    private Failure failureOf(Exchange exchange) {
+        Failure failure = exchange.getVariable(TaskVariables.FAILURE, Failure.class);
+        return failure != null ? failure : classify(exchange);
     }
 
     private Failure llmFailure(Exchange exchange, Throwable cause) {
@@ -99,13 +100,14 @@ public class FailureEvents {
             return "the task does not match the task schema: " + invalid.getErrors().stream()
                     .map(Object::toString).sorted().collect(Collectors.joining("; "));
         }
-        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof JsonProcessingException json) {
-                return "the body is not valid JSON: " + json.getOriginalMessage();
-            }
-            if (t instanceof NoJsonBodyValidationException) {
-                return "the body is empty: a JSON task is expected";
-            }
+        Throwable unreadable = LlmFailures.causeChain(cause)
+                .filter(t -> t instanceof JsonProcessingException || t instanceof NoJsonBodyValidationException)
+                .findFirst().orElse(null);
+        if (unreadable instanceof JsonProcessingException json) {
+            return "the body is not valid JSON: " + json.getOriginalMessage();
+        }
+        if (unreadable != null) {
+            return "the body is empty: a JSON task is expected";
         }
         return cause instanceof TaskValidationException ? cause.getMessage() : message(cause);
     }
@@ -119,13 +121,11 @@ public class FailureEvents {
         if (cause == null) {
             return "unknown error";
         }
-        Throwable root = cause;
+        List<Throwable> chain = LlmFailures.causeChain(cause).toList();
+        Throwable root = chain.get(chain.size() - 1);
         StringBuilder text = new StringBuilder();
-        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            root = t;
-            if (t instanceof java.net.ConnectException && text.isEmpty()) {
-                text.append("cannot connect: ");
-            }
+        if (chain.stream().anyMatch(java.net.ConnectException.class::isInstance)) {
+            text.append("cannot connect: ");
         }
         text.append(cause.getClass().getSimpleName()).append(": ").append(cause.getMessage());
         if (root != cause) {

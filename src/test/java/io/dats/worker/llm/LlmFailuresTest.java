@@ -88,9 +88,12 @@ class LlmFailuresTest {
     }
 
     @Test
-    void recognisesLangChain4jFailures() {
-        assertThat(LlmFailures.isLlmFailure(new RuntimeException(new InternalServerException("500")))).isTrue();
-        assertThat(LlmFailures.isLlmFailure(new IllegalStateException("other"))).isFalse();
+    void walksTheCauseChainOutermostFirstAndLetsTheOutermostClassifiedFailureDecide() {
+        ConnectException root = new ConnectException("refused");
+        RuntimeException wrapper = new RuntimeException(root);
+        assertThat(LlmFailures.causeChain(wrapper)).containsExactly(wrapper, root);
+        assertThat(LlmFailures.causeChain(null)).isEmpty();
+        assertThat(LlmFailures.isTransient(new AuthenticationException(new ConnectException("refused")))).isFalse();
     }
 
     @ParameterizedTest
