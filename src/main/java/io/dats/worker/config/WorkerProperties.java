@@ -3,8 +3,9 @@ package io.dats.worker.config;
 import java.net.URI;
 import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Min;
@@ -16,7 +17,11 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
 
-/** Typed view of the {@code worker.*} configuration (config/application.yaml). */
+/**
+ * Typed view of the {@code worker.*} configuration (config/application.yaml). {@code worker.tiers} and
+ * {@code worker.domains} are the only place that lists tiers and domains: queues, chat models, per-tier routes,
+ * health and metrics all follow them.
+ */
 @Validated
 @ConfigurationProperties("worker")
 public record WorkerProperties(
@@ -24,24 +29,35 @@ public record WorkerProperties(
         @NotEmpty @Valid Map<String, Domain> domains,
         @NotNull @Valid Rag rag,
         @NotNull @Valid Broker broker,
-        @NotNull @Valid Retry retry) {
+        @NotNull @Valid Retry retry,
+        @NotNull @Valid Images images,
+        @DefaultValue("templates") String templateDir) {
 
-    /** The tiers every deployment has; each one has a queue, a chat model and an LLM route. */
-    public static final List<String> TIER_NAMES = List.of("tiny", "small", "large", "coding", "frontier");
+    /** Tier and domain names end up in queue names, route ids and bean names. */
+    public static final Pattern NAME = Pattern.compile("[a-z][a-z0-9]*(-[a-z0-9]+)*");
 
     public WorkerProperties {
         tiers = tiers == null ? Map.of() : new LinkedHashMap<>(tiers);
         domains = domains == null ? Map.of() : new LinkedHashMap<>(domains);
-        for (String name : TIER_NAMES) {
-            if (!tiers.containsKey(name)) {
-                throw new IllegalArgumentException("worker.tiers." + name + " is not configured");
-            }
+        if (images == null) {
+            images = new Images(4, 5 * 1024 * 1024);
+        }
+        for (String name : tiers.keySet()) {
+            requireName("worker.tiers", name);
         }
         for (Map.Entry<String, Domain> domain : domains.entrySet()) {
+            requireName("worker.domains", domain.getKey());
             if (!tiers.containsKey(domain.getValue().defaultTier())) {
                 throw new IllegalArgumentException("worker.domains." + domain.getKey() + ".default-tier '"
-                        + domain.getValue().defaultTier() + "' is not one of " + tiers.keySet());
+                        + domain.getValue().defaultTier() + "' is not one of the configured tiers " + tiers.keySet());
             }
+        }
+    }
+
+    private static void requireName(String prefix, String name) {
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException(prefix + "." + name + ": a name must be lower-case letters, digits and "
+                    + "single dashes, starting with a letter (it names queues, routes and beans)");
         }
     }
 
@@ -53,6 +69,23 @@ public record WorkerProperties(
         return tier;
     }
 
+    public Domain domain(String name) {
+        Domain domain = domains.get(name);
+        if (domain == null) {
+            throw new IllegalArgumentException("unknown domain '" + name + "'");
+        }
+        return domain;
+    }
+
+    /** The Velocity template of a domain: its {@code template} setting, or {@code <template-dir>/<domain>.vm}. */
+    public String templateOf(String domainName) {
+        Domain domain = domain(domainName);
+        if (domain.template() != null && !domain.template().isBlank()) {
+            return domain.template();
+        }
+        return templateDir + "/" + domainName + ".vm";
+    }
+
     /** One LLM tier: which provider and model serve it, and how hard it may be driven. */
     public record Tier(
             @NotNull Provider provider,
@@ -60,24 +93,79 @@ public record WorkerProperties(
             @NotBlank String model,
             String apiKey,
             @Min(1) int concurrency,
+            Integer consumers,
             @NotNull Duration timeout,
             @Min(1) int maxAttempts,
-            @DefaultValue("4096") @Min(1) int maxTokens,
-            Double temperature) {
+            @DefaultValue("4096") @Min(1) int maxOutputTokens,
+            Double temperature,
+            Integer contextWindow,
+            @DefaultValue("auto") MaxTokensField maxTokensField,
+            Map<String, String> headers,
+            @DefaultValue("0") @Min(0) int requestsPerMinute,
+            @DefaultValue("1m") Duration ratePeriod,
+            @DefaultValue("false") boolean vision) {
+
+        public Tier {
+            headers = headers == null ? Map.of() : Map.copyOf(headers);
+        }
 
         public boolean hasApiKey() {
             return apiKey != null && !apiKey.isBlank();
+        }
+
+        /** Queue consumers of the tier: {@code consumers}, or as many as LLM calls may run at once. */
+        public int consumerCount() {
+            return consumers == null || consumers < 1 ? concurrency : consumers;
+        }
+
+        public boolean rateLimited() {
+            return requestsPerMinute > 0;
+        }
+
+        /** Whether an OpenAI-compatible request carries {@code max_completion_tokens} instead of {@code max_tokens}. */
+        public boolean sendsMaxCompletionTokens() {
+            return switch (maxTokensField) {
+                case MAX_COMPLETION_TOKENS -> true;
+                case MAX_TOKENS -> false;
+                // OpenAI's reasoning models (o1, o3, o4, gpt-5...) refuse max_tokens
+                case AUTO -> model.toLowerCase(Locale.ROOT).matches("^(openai/)?(o\\d|gpt-5).*");
+            };
         }
     }
 
     /** The LLM wire protocols the worker speaks. */
     public enum Provider { OLLAMA, OPENAI, ANTHROPIC }
 
-    /** Per-domain settings handed to the domain's Velocity template. */
+    /** The field an OpenAI-compatible request puts the output token limit in. */
+    public enum MaxTokensField { AUTO, MAX_TOKENS, MAX_COMPLETION_TOKENS }
+
+    /** What a domain's answer is turned into: the content-based router of the pipeline chooses by it. */
+    public enum Kind {
+        /** Code artifacts from fenced blocks. */
+        CODE,
+        /** Markdown documents. */
+        DOCS,
+        /** UI artifacts: html, css, tsx/jsx, svg. */
+        UI;
+
+        public String id() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** Per-domain settings: the kind of output, the tier by default, and what its Velocity template is handed. */
     public record Domain(
+            @NotNull Kind kind,
             @NotBlank String defaultTier,
             @DefaultValue("text") String language,
-            @DefaultValue("") String guidelines) {
+            @DefaultValue("") String guidelines,
+            String template) {
+    }
+
+    /** Limits on the {@code images} a task may carry (data URIs only). */
+    public record Images(
+            @DefaultValue("4") @Min(0) int maxCount,
+            @DefaultValue("5242880") @Min(1) long maxBytes) {
     }
 
     /** The RAG service's context endpoint. */

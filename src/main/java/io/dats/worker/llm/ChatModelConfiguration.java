@@ -1,6 +1,8 @@
 package io.dats.worker.llm;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
@@ -9,7 +11,7 @@ import io.dats.worker.config.WorkerProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
-/** One chat model per tier, referenced from routes/llm-calls.camel.yaml as {@code #<tier>ChatModel}. */
+/** One chat model per configured tier ({@code worker.tiers.<tier>}), held by {@link ChatModels}. */
 @Configuration(proxyBeanMethods = false)
 class ChatModelConfiguration {
 
@@ -19,27 +21,9 @@ class ChatModelConfiguration {
     }
 
     @Bean
-    ChatModel tinyChatModel(ChatModelFactory factory, WorkerProperties properties) {
-        return factory.create("tiny", properties.tier("tiny"));
-    }
-
-    @Bean
-    ChatModel smallChatModel(ChatModelFactory factory, WorkerProperties properties) {
-        return factory.create("small", properties.tier("small"));
-    }
-
-    @Bean
-    ChatModel largeChatModel(ChatModelFactory factory, WorkerProperties properties) {
-        return factory.create("large", properties.tier("large"));
-    }
-
-    @Bean
-    ChatModel codingChatModel(ChatModelFactory factory, WorkerProperties properties) {
-        return factory.create("coding", properties.tier("coding"));
-    }
-
-    @Bean
-    ChatModel frontierChatModel(ChatModelFactory factory, WorkerProperties properties) {
-        return factory.create("frontier", properties.tier("frontier"));
+    ChatModels chatModels(ChatModelFactory factory, WorkerProperties properties) {
+        Map<String, ChatModel> models = new LinkedHashMap<>();
+        properties.tiers().forEach((name, tier) -> models.put(name, factory.create(name, tier)));
+        return new ChatModels(models);
     }
 }

@@ -16,8 +16,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Builds the LangChain4j chat model of a tier. The clients' own retries are off ({@code maxRetries(0)}):
- * Camel's redelivery retries, so attempts do not multiply.
+ * Builds the LangChain4j chat model of a tier with the provider settings real servers need: the output token limit
+ * in the provider's field ({@code max_tokens} or {@code max_completion_tokens}, {@code num_predict},
+ * {@code max_tokens}), temperature, Ollama's {@code num_ctx}, and a gateway's extra headers. The clients' own retries
+ * are off ({@code maxRetries(0)}): Camel's redelivery retries, so attempts do not multiply.
  */
 public final class ChatModelFactory {
 
@@ -31,34 +33,45 @@ public final class ChatModelFactory {
 
     public ChatModel create(String tierName, Tier tier) {
         String baseUrl = tier.baseUrl().toString();
+        HeaderAddingHttpClientBuilder http = new HeaderAddingHttpClientBuilder(tier.headers());
         return switch (tier.provider()) {
             case OLLAMA -> OllamaChatModel.builder()
+                    .httpClientBuilder(http)
                     .baseUrl(baseUrl)
                     .modelName(tier.model())
                     .timeout(tier.timeout())
                     .temperature(tier.temperature())
-                    .numPredict(tier.maxTokens())
+                    .numPredict(tier.maxOutputTokens())
+                    .numCtx(tier.contextWindow())
                     .maxRetries(0)
                     .listeners(listeners)
                     .build();
-            case OPENAI -> OpenAiChatModel.builder()
-                    .baseUrl(baseUrl)
-                    .apiKey(tier.hasApiKey() ? tier.apiKey() : null)
-                    .modelName(tier.model())
-                    .timeout(tier.timeout())
-                    .temperature(tier.temperature())
-                    .maxTokens(tier.maxTokens())
-                    .maxRetries(0)
-                    .listeners(listeners)
-                    .build();
+            case OPENAI -> {
+                OpenAiChatModel.OpenAiChatModelBuilder builder = OpenAiChatModel.builder()
+                        .httpClientBuilder(http)
+                        .baseUrl(baseUrl)
+                        .apiKey(tier.hasApiKey() ? tier.apiKey() : null)
+                        .modelName(tier.model())
+                        .timeout(tier.timeout())
+                        .temperature(tier.temperature())
+                        .maxRetries(0)
+                        .listeners(listeners);
+                if (tier.sendsMaxCompletionTokens()) {
+                    builder.maxCompletionTokens(tier.maxOutputTokens());
+                } else {
+                    builder.maxTokens(tier.maxOutputTokens());
+                }
+                yield builder.build();
+            }
             case ANTHROPIC -> tier.hasApiKey()
                     ? AnthropicChatModel.builder()
+                            .httpClientBuilder(http)
                             .baseUrl(baseUrl)
                             .apiKey(tier.apiKey())
                             .modelName(tier.model())
                             .timeout(tier.timeout())
                             .temperature(tier.temperature())
-                            .maxTokens(tier.maxTokens())
+                            .maxTokens(tier.maxOutputTokens())
                             .maxRetries(0)
                             .listeners(listeners)
                             .build()
@@ -66,10 +79,32 @@ public final class ChatModelFactory {
         };
     }
 
+    /** The effective settings of a tier, for the start log: never the key nor header values. */
+    public static String describe(String tierName, Tier tier) {
+        String tokens = switch (tier.provider()) {
+            case OLLAMA -> "num_predict";
+            case OPENAI -> tier.sendsMaxCompletionTokens() ? "max_completion_tokens" : "max_tokens";
+            case ANTHROPIC -> "max_tokens";
+        };
+        return "tier " + tierName + ": " + tier.provider().name().toLowerCase() + " model '" + tier.model() + "' at "
+                + tier.baseUrl() + ", concurrency " + tier.concurrency() + ", consumers " + tier.consumerCount()
+                + ", timeout " + tier.timeout().toMillis() + " ms x " + tier.maxAttempts() + " attempt(s), "
+                + tokens + " " + tier.maxOutputTokens()
+                + ", temperature " + (tier.temperature() == null ? "server default" : tier.temperature())
+                + (tier.provider() == Provider.OLLAMA
+                        ? ", num_ctx " + (tier.contextWindow() == null ? "server default" : tier.contextWindow()) : "")
+                + ", requests-per-minute " + (tier.rateLimited()
+                        ? tier.requestsPerMinute() + " per " + tier.ratePeriod().toMillis() + " ms" : "off")
+                + ", vision " + tier.vision()
+                + ", api key " + (tier.hasApiKey() ? "set" : "not set")
+                + (tier.headers().isEmpty() ? "" : ", extra headers " + tier.headers().keySet());
+    }
+
     /** A tier whose provider needs a key that is not set: its tasks fail at once with the reason, others run. */
     private ChatModel missingApiKey(String tierName, Provider provider) {
         String reason = "worker.tiers." + tierName + ".api-key is not set (environment variable WORKER_TIERS_"
-                + tierName.toUpperCase() + "_API_KEY); the " + provider.name().toLowerCase() + " provider requires one";
+                + tierName.toUpperCase().replace('-', '_') + "_API_KEY); the " + provider.name().toLowerCase()
+                + " provider requires one";
         LOG.warn("Tier '{}' has no API key: its tasks will fail. {}", tierName, reason);
         return new ChatModel() {
             @Override

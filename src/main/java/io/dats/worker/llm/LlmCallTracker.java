@@ -5,6 +5,7 @@ import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.listener.ChatModelRequestContext;
 import dev.langchain4j.model.chat.listener.ChatModelResponseContext;
 import dev.langchain4j.model.output.TokenUsage;
+import io.dats.worker.task.TaskVariables;
 import org.apache.camel.Exchange;
 
 import org.springframework.stereotype.Component;
@@ -48,7 +49,8 @@ public class LlmCallTracker implements ChatModelListener {
         Exception failure = exchange.getVariable(FAILURE, Exception.class);
         if (failure != null) {
             exchange.removeVariable(FAILURE);
-            throw failure;
+            throw new LlmCallException(exchange.getVariable(TaskVariables.TIER, String.class),
+                    exchange.getVariable(ATTEMPTS, 0, Integer.class), failure);
         }
     }
 

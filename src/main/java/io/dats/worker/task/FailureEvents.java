@@ -4,18 +4,22 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dats.worker.config.WorkerProperties;
+import io.dats.worker.llm.LlmCallException;
 import io.dats.worker.llm.LlmCallTracker;
 import io.dats.worker.llm.LlmFailures;
 import org.apache.camel.Exchange;
+import org.apache.camel.InvalidPayloadException;
 import org.apache.camel.component.jsonvalidator.JsonValidationException;
 import org.apache.camel.component.jsonvalidator.NoJsonBodyValidationException;
 
+import org.springframework.amqp.AmqpException;
 import org.springframework.stereotype.Component;
 
 /**
@@ -26,6 +30,7 @@ import org.springframework.stereotype.Component;
 public class FailureEvents {
 
     private static final int MAX_REASON = 2000;
+    private static final String OUTPUT_SCHEMA = "task-output.schema.json";
 
     private final ObjectMapper mapper;
     private final WorkerProperties properties;
@@ -35,20 +40,54 @@ public class FailureEvents {
         this.properties = properties;
     }
 
-    /** Classifies the caught exception (routes keep the result in the {@code failure} variable). */
+    /**
+     * Classifies the caught exception by its type, never by where it happened (routes keep the result in the
+     * {@code failure} variable): an invalid request, a failed LLM call (timeout or not), an output that fails the
+     * output schema, an outcome the broker did not take, anything else.
+     */
     public Failure classify(Exchange exchange) {
         Throwable cause = caught(exchange);
-        String stage = exchange.getVariable(TaskVariables.STAGE, "intake", String.class);
-        Failure failure = switch (stage) {
-            case "intake", "validate" -> new Failure(Failure.INVALID_TASK, invalidTaskReason(cause), 400);
-            case "llm" -> llmFailure(exchange, cause);
-            case "output" -> new Failure(Failure.INVALID_OUTPUT,
-                    "the model's output failed the output schema: " + message(cause), 502);
-            case "publish" -> new Failure(Failure.PUBLISH_FAILED,
-                    "the outcome could not be published: " + message(cause), 503);
-            default -> new Failure(Failure.INTERNAL_ERROR, stage + " failed: " + message(cause), 500);
-        };
-        return failure;
+        if (cause == null) {
+            return new Failure(Failure.INTERNAL_ERROR, "the task failed without an exception", 500);
+        }
+        Optional<LlmCallException> llm = find(cause, LlmCallException.class);
+        if (llm.isPresent()) {
+            return llmFailure(llm.get());
+        }
+        Optional<JsonValidationException> schema = find(cause, JsonValidationException.class);
+        if (schema.isPresent() && isOutputSchema(schema.get())) {
+            return new Failure(Failure.INVALID_OUTPUT, "the model's output failed the output schema: "
+                    + schemaErrors(schema.get()), 502);
+        }
+        if (schema.isPresent() || isInvalidRequest(cause)) {
+            return new Failure(Failure.INVALID_TASK, invalidTaskReason(cause), 400);
+        }
+        if (find(cause, OutcomePublishException.class).isPresent() || find(cause, AmqpException.class).isPresent()) {
+            return new Failure(Failure.PUBLISH_FAILED, "the outcome could not be published: " + message(cause), 503);
+        }
+        return new Failure(Failure.INTERNAL_ERROR, "the task failed: " + message(cause), 500);
+    }
+
+    private static boolean isInvalidRequest(Throwable cause) {
+        return find(cause, TaskValidationException.class).isPresent()
+                || find(cause, JsonProcessingException.class).isPresent()
+                || find(cause, NoJsonBodyValidationException.class).isPresent()
+                || find(cause, InvalidPayloadException.class).isPresent();
+    }
+
+    /** Which contract a schema failure broke: the output schema's {@code $id} names it. */
+    private static boolean isOutputSchema(JsonValidationException invalid) {
+        return invalid.getSchema() != null && invalid.getSchema().getSchemaNode() != null
+                && invalid.getSchema().getSchemaNode().path("$id").asText("").endsWith(OUTPUT_SCHEMA);
+    }
+
+    private static String schemaErrors(JsonValidationException invalid) {
+        return invalid.getErrors().isEmpty() ? message(invalid)
+                : invalid.getErrors().stream().map(Object::toString).sorted().collect(Collectors.joining("; "));
+    }
+
+    private static <T extends Throwable> Optional<T> find(Throwable cause, Class<T> type) {
+        return LlmFailures.causeChain(cause).filter(type::isInstance).map(type::cast).findFirst();
     }
 
     /** The {@code task.failed} event; task fields the exchange lacks are read leniently from the original body. */
@@ -82,10 +121,11 @@ public class FailureEvents {
         return failure != null ? failure : classify(exchange);
     }
 
-    private Failure llmFailure(Exchange exchange, Throwable cause) {
-        String tierName = exchange.getVariable(TaskVariables.TIER, String.class);
+    private Failure llmFailure(LlmCallException failure) {
+        String tierName = failure.tier();
         WorkerProperties.Tier tier = properties.tier(tierName);
-        int attempts = exchange.getVariable(LlmCallTracker.ATTEMPTS, 0, Integer.class);
+        int attempts = failure.attempts();
+        Throwable cause = failure.getCause();
         String target = tier.provider().name().toLowerCase() + " model '" + tier.model() + "' at " + tier.baseUrl();
         if (LlmFailures.isTimeout(cause)) {
             return new Failure(Failure.LLM_TIMEOUT, "the " + target + " did not answer within " + human(tier.timeout())
@@ -96,9 +136,9 @@ public class FailureEvents {
     }
 
     private static String invalidTaskReason(Throwable cause) {
-        if (cause instanceof JsonValidationException invalid && !invalid.getErrors().isEmpty()) {
-            return "the task does not match the task schema: " + invalid.getErrors().stream()
-                    .map(Object::toString).sorted().collect(Collectors.joining("; "));
+        Optional<JsonValidationException> invalid = find(cause, JsonValidationException.class);
+        if (invalid.isPresent() && !invalid.get().getErrors().isEmpty()) {
+            return "the task does not match the task schema: " + schemaErrors(invalid.get());
         }
         Throwable unreadable = LlmFailures.causeChain(cause)
                 .filter(t -> t instanceof JsonProcessingException || t instanceof NoJsonBodyValidationException)
@@ -109,7 +149,8 @@ public class FailureEvents {
         if (unreadable != null) {
             return "the body is empty: a JSON task is expected";
         }
-        return cause instanceof TaskValidationException ? cause.getMessage() : message(cause);
+        Optional<TaskValidationException> refused = find(cause, TaskValidationException.class);
+        return refused.isPresent() ? refused.get().getMessage() : message(cause);
     }
 
     private static Throwable caught(Exchange exchange) {

@@ -14,7 +14,10 @@ import org.apache.camel.Exchange;
 
 import org.springframework.stereotype.Component;
 
-/** Builds the {@code task.output.created} document from the model's answer (the message body). */
+/**
+ * Builds the {@code task.output.created} document from the model's answer (the message body) and the artifacts the
+ * kind's branch extracted (the {@code artifacts} variable).
+ */
 @Component("outputDocument")
 public class OutputDocument {
 
@@ -34,8 +37,7 @@ public class OutputDocument {
     public String build(Exchange exchange) throws JsonProcessingException {
         Task task = exchange.getVariable(TaskVariables.TASK, Task.class);
         String answer = exchange.getMessage().getBody(String.class);
-        String language = properties.domains().get(task.domain()).language();
-        List<ArtifactExtractor.Artifact> artifacts = ArtifactExtractor.extract(answer, language);
+        List<?> artifacts = exchange.getVariable(TaskVariables.ARTIFACTS, List.of(), List.class);
 
         Map<String, Object> output = new LinkedHashMap<>();
         output.put("content", answer == null ? "" : answer);

@@ -37,6 +37,8 @@ public class PromptModel {
         model.put("rag_status", exchange.getVariable(TaskVariables.RAG_STATUS, String.class));
         model.put("language", domain.language());
         model.put("guidelines", domain.guidelines());
+        model.put("kind", domain.kind().id());
+        model.put("image_count", task.images().size());
         return model;
     }
 

@@ -23,7 +23,7 @@ class DeliveryBudgetCheckTest {
     void passesTheCommittedConfiguration() throws IOException {
         WorkerProperties committed = bindCommittedConfiguration();
 
-        assertThat(committed.tiers()).containsOnlyKeys(WorkerProperties.TIER_NAMES);
+        assertThat(committed.tiers()).containsOnlyKeys("tiny", "small", "large", "coding", "frontier");
         assertThat(DeliveryBudgetCheck.violations(committed)).isEmpty();
         assertThatCode(() -> new DeliveryBudgetCheck(committed).afterPropertiesSet()).doesNotThrowAnyException();
     }
@@ -81,7 +81,7 @@ class DeliveryBudgetCheckTest {
                 new WorkerProperties.Broker(broker.exchange(), broker.queuePrefix(), broker.readyRoutingKeyPrefix(),
                         broker.deadLetterExchange(), broker.deadLetterQueue(), broker.deliveryLimit(), broker.prefetch(),
                         Duration.ofMinutes(10)),
-                defaults.retry());
+                defaults.retry(), defaults.images(), defaults.templateDir());
 
         List<String> problems = DeliveryBudgetCheck.violations(properties);
 

@@ -134,13 +134,13 @@ class PipelineIT extends WorkerITSupport {
         }
         JsonNode badDomain = parse(TestBroker.body(failures.of("batch-bad-domain").get(0)));
         assertThat(badDomain.path("error").asText()).isEqualTo("invalid_task");
-        assertThat(badDomain.path("reason").asText()).contains("$.domain");
+        assertThat(badDomain.path("reason").asText()).contains("unknown domain 'cooking', expected one of [code-general");
         assertThat(badDomain.path("tier").asText()).isEqualTo("small");
         assertThat(badDomain.path("attempts").asInt()).isZero();
         assertThat(parse(TestBroker.body(failures.of("batch-no-description").get(0))).path("reason").asText())
                 .contains("description");
         assertThat(parse(TestBroker.body(failures.of("batch-bad-tier").get(0))).path("reason").asText())
-                .contains("$.tier");
+                .contains("unknown tier 'gigantic'");
         // the not-JSON message: a failure event without task id, and the original kept in the dead-letter queue
         EventInbox deadLetters = EventInbox.queue(BROKER, "worker-service.dead-letter");
         Message original = deadLetters.await("this is { not json", EVENT_TIMEOUT);

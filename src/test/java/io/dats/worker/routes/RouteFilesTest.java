@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -23,8 +24,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The route files integration engineers edit: valid Camel YAML DSL (the JSON schema camel-yaml-dsl ships, the one
- * Kaoto uses), explicit kebab-case ids, a {@code direct:x} route has id {@code x}, a one-line comment above each route,
- * no test endpoints or scripts, and every endpoint on the topic exchange says so.
+ * Kaoto uses), explicit kebab-case ids, a {@code direct:x} route has id {@code x}, a description on every route and on
+ * every step whose kind says nothing of its intent, no bookkeeping markers, no test endpoints or scripts, and every
+ * endpoint on the topic exchange says so.
  */
 class RouteFilesTest {
 
@@ -51,32 +53,72 @@ class RouteFilesTest {
     @MethodSource("routeFiles")
     void isValidCamelYamlDsl(Path file) throws IOException {
         JsonNode routes = YAML.readTree(file.toFile());
-        // a {{property placeholder}} is resolved by Camel wherever it stands; the schema only knows literal numbers there
-        List<ValidationMessage> errors = camelYamlDsl.validate(routes).stream()
-                .filter(error -> !(error.getInstanceNode() != null && error.getInstanceNode().isTextual()
-                        && error.getInstanceNode().asText().matches("\\{\\{[^}]+}}")))
-                .toList();
+        // no exemption for {{placeholders}}: numeric and boolean options hold literals or come from beans
+        // (redeliveryPolicyRef), so the files also pass the stricter schemas of later Camel versions
+        Set<ValidationMessage> errors = camelYamlDsl.validate(routes);
         assertThat(errors).as(file + " against camelYamlDsl.json").isEmpty();
     }
 
     @ParameterizedTest
     @MethodSource("routeFiles")
-    void routesHaveKebabCaseIdsMatchingTheirDirectEndpointAndAComment(Path file) throws IOException {
+    void routesHaveKebabCaseIdsMatchingTheirDirectEndpointAndADescription(Path file) throws IOException {
         JsonNode routes = YAML.readTree(file.toFile());
-        List<String> lines = Files.readAllLines(file);
         for (JsonNode element : routes) {
-            JsonNode route = element.get("route");
+            JsonNode route = element.has("route") ? element.get("route") : element.get("routeTemplate");
             if (route == null) {
+                route = element.get("routeConfiguration");
+                if (route != null) {
+                    assertThat(route.path("description").asText("")).as("description of " + route.path("id")).isNotBlank();
+                }
                 continue;
             }
             String id = route.path("id").asText("");
             assertThat(id).as("route id in " + file).matches("[a-z][a-z0-9]*(-[a-z0-9]+)*");
-            String from = route.path("from").path("uri").asText();
+            String from = route.has("route") ? route.path("route").path("from").path("uri").asText()
+                    : route.path("from").path("uri").asText();
             if (from.startsWith("direct:")) {
                 assertThat(id).as("id of the route fed by " + from).isEqualTo(from.substring("direct:".length()));
             }
-            int at = indexOfRoute(lines, id);
-            assertThat(lines.get(at - 1)).as("comment above route " + id).startsWith("# what this route does:");
+            assertThat(route.path("description").asText("")).as("description of route " + id + " (Kaoto and Hawtio show it)")
+                    .isNotBlank();
+        }
+    }
+
+    /** Steps whose component or EIP name says nothing of their intent carry a description (Kaoto labels nodes with it). */
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void stepsThatSayNothingByThemselvesHaveADescription(Path file) throws IOException {
+        List<String> missing = new ArrayList<>();
+        collectUndescribedSteps(YAML.readTree(file.toFile()), "", missing);
+        assertThat(missing).as("steps without a description in " + file).isEmpty();
+    }
+
+    @ParameterizedTest
+    @MethodSource("routeFiles")
+    void keepNoBookkeepingStageMarkers(Path file) throws IOException {
+        assertThat(Files.readString(file)).as(file.toString()).doesNotContain("name: stage");
+    }
+
+    private static final Set<String> SILENT_STEPS = Set.of("setVariable", "setBody", "setHeader", "removeHeaders", "bean",
+            "choice", "multicast", "throttle", "enrich", "toD", "doTry", "log", "convertBodyTo", "throwException", "to");
+
+    private static void collectUndescribedSteps(JsonNode node, String path, List<String> missing) {
+        if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                collectUndescribedSteps(node.get(i), path + "[" + i + "]", missing);
+            }
+        } else if (node.isObject()) {
+            node.fields().forEachRemaining(field -> {
+                if (path.endsWith("]") && path.contains("steps") && SILENT_STEPS.contains(field.getKey())
+                        && field.getValue().isObject() && field.getValue().path("description").asText("").isBlank()) {
+                    missing.add(path + "." + field.getKey());
+                }
+                if (path.endsWith("]") && path.contains("steps") && field.getValue().isTextual()
+                        && SILENT_STEPS.contains(field.getKey())) {
+                    missing.add(path + "." + field.getKey() + " (short form, no description)");
+                }
+                collectUndescribedSteps(field.getValue(), path + "." + field.getKey(), missing);
+            });
         }
     }
 
@@ -90,15 +132,6 @@ class RouteFilesTest {
         for (JsonNode endpoint : endpoints) {
             assertThat(endpoint.path("parameters").path("exchangeType").asText()).as(endpoint.toString()).isEqualTo("topic");
         }
-    }
-
-    private static int indexOfRoute(List<String> lines, String id) {
-        for (int i = 0; i < lines.size(); i++) {
-            if (lines.get(i).trim().equals("id: " + id) && i > 0 && lines.get(i - 1).trim().equals("- route:")) {
-                return i - 1;
-            }
-        }
-        throw new AssertionError("route " + id + " not found as '- route:' followed by 'id: " + id + "'");
     }
 
     private static void collectRabbitEndpoints(JsonNode node, List<JsonNode> into) {

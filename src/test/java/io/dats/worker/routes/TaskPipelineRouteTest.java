@@ -153,8 +153,7 @@ class TaskPipelineRouteTest {
         JsonNode document = completed(execute(task(taskId, description, domain, null), Map.of()));
 
         for (String other : DOMAINS) {
-            assertThat(velocityMock(other).getReceivedCounter()).as("template of %s", other)
-                    .isEqualTo(other.equals(domain) ? 1 : 0);
+            assertThat(velocityCalls(other)).as("template of %s", other).isEqualTo(other.equals(domain) ? 1 : 0);
         }
         String defaultTier = Map.of("code-general", "small", "code-vision", "large", "code-embedded", "small",
                 "documentation", "small", "ui-design", "large").get(domain);
@@ -629,6 +628,15 @@ class TaskPipelineRouteTest {
 
     private MockEndpoint mock(String uri) {
         return camelContext.getEndpoint(uri, MockEndpoint.class);
+    }
+
+    /** Renders of a domain's template; the toD's endpoint (and so its mock) exists once a task used it. */
+    private int velocityCalls(String domain) {
+        return camelContext.getEndpoints().stream()
+                .filter(endpoint -> endpoint instanceof MockEndpoint && endpoint.getEndpointUri().contains("velocity")
+                        && endpoint.getEndpointUri().endsWith("templates/" + domain + ".vm"))
+                .mapToInt(endpoint -> ((MockEndpoint) endpoint).getReceivedCounter())
+                .sum();
     }
 
     private MockEndpoint velocityMock(String domain) {

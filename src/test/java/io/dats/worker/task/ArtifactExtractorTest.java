@@ -200,4 +200,72 @@ class ArtifactExtractorTest {
 
         assertThat(artifacts).extracting(Artifact::path).containsExactly("src/pkg/fib.py");
     }
+
+    // --- docs kind ---
+
+    @Test
+    void keepsAWholeMarkdownAnswerAsOneDocumentNamedAfterItsFirstHeading() {
+        String answer = "# Getting Started\n\nIntro.\n\n## Install\n\n```bash\npip install x\n```\n\n### Notes\nDone.";
+
+        List<Artifact> artifacts = ArtifactExtractor.documents(answer);
+
+        assertThat(artifacts).singleElement().satisfies(doc -> {
+            assertThat(doc.type()).isEqualTo("documentation");
+            assertThat(doc.language()).isEqualTo("markdown");
+            assertThat(doc.path()).isEqualTo("getting-started.md");
+            assertThat(doc.content()).contains("# Getting Started\n").contains("## Install\n").contains("### Notes\n")
+                    .contains("```bash\npip install x\n```");
+        });
+    }
+
+    @Test
+    void takesEachFencedMarkdownBlockAsADocumentWithItsPath() {
+        String answer = "Two files.\n\n````markdown docs/api.md\n# API\n\n```json\n{}\n```\n````\n\n"
+                + "```md\n# Usage Guide\nRun it.\n```\n";
+
+        List<Artifact> artifacts = ArtifactExtractor.documents(answer);
+
+        assertThat(artifacts).extracting(Artifact::path).containsExactly("docs/api.md", "usage-guide.md");
+        assertThat(artifacts).extracting(Artifact::type).containsOnly("documentation");
+        assertThat(artifacts.get(0).content()).isEqualTo("# API\n\n```json\n{}\n```\n");
+    }
+
+    @Test
+    void namesADocumentWithoutHeadingReadme() {
+        assertThat(ArtifactExtractor.documents("Just text.")).extracting(Artifact::path).containsExactly("README.md");
+        assertThat(ArtifactExtractor.documents("  ")).isEmpty();
+    }
+
+    // --- ui kind ---
+
+    @Test
+    void turnsHtmlCssTsxJsxAndSvgBlocksIntoUiArtifacts() {
+        String answer = "```tsx src/Button.tsx\nexport const B = () => <button/>;\n```\n"
+                + "```css\n.b { color: red; }\n```\n"
+                + "```html\n<main></main>\n```\n"
+                + "```jsx\nconst x = <div/>;\n```\n"
+                + "```svg icons/logo.svg\n<svg></svg>\n```\n"
+                + "```xml\n<svg viewBox=\"0 0 1 1\"></svg>\n```\n"
+                + "```bash\nnpm install\n```\n";
+
+        List<Artifact> artifacts = ArtifactExtractor.ui(answer, "tsx");
+
+        assertThat(artifacts).extracting(Artifact::type)
+                .containsExactly("ui", "ui", "ui", "ui", "ui", "ui", "code");
+        assertThat(artifacts).extracting(Artifact::language)
+                .containsExactly("tsx", "css", "html", "jsx", "svg", "svg", "bash");
+        assertThat(artifacts).extracting(Artifact::path)
+                .containsExactly("src/Button.tsx", "artifact-2.css", "artifact-3.html", "artifact-4.jsx", "icons/logo.svg",
+                        "artifact-6.txt", "artifact-7.sh");
+    }
+
+    @Test
+    void takesTheUiLanguageFromThePathWhenTheFenceNamesAnother() {
+        List<Artifact> artifacts = ArtifactExtractor.ui("```typescript src/Card.tsx\nexport {};\n```\n", "tsx");
+
+        assertThat(artifacts).singleElement().satisfies(artifact -> {
+            assertThat(artifact.type()).isEqualTo("ui");
+            assertThat(artifact.language()).isEqualTo("tsx");
+        });
+    }
 }

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.langchain4j.exception.InternalServerException;
 import dev.langchain4j.exception.TimeoutException;
 import io.dats.worker.config.TestWorkerProperties;
+import io.dats.worker.llm.LlmCallException;
 import io.dats.worker.llm.LlmCallTracker;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
@@ -20,6 +21,7 @@ import org.apache.camel.support.DefaultExchange;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.springframework.amqp.AmqpTimeoutException;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -27,6 +29,7 @@ class FailureEventsTest {
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final String REQUEST_SCHEMA = "json-validator:schema/task-request.schema.json";
+    private static final String OUTPUT_SCHEMA = "json-validator:schema/task-output.schema.json";
 
     private static CamelContext camelContext;
     private static ProducerTemplate template;
@@ -47,9 +50,8 @@ class FailureEventsTest {
 
     @Test
     void classifiesASchemaViolationAsInvalidTaskWithTheSchemaMessages() {
-        Exchange exchange = validated("{\"task_id\":\"t-1\",\"domain\":\"cooking\"}");
+        Exchange exchange = validated("{\"task_id\":\"t-1\",\"domain\":\"Cooking!\"}");
         assertThat(exchange.getException()).isInstanceOf(JsonValidationException.class);
-        exchange.setVariable(TaskVariables.STAGE, "validate");
 
         Failure failure = failureEvents.classify(exchange);
 
@@ -63,7 +65,6 @@ class FailureEventsTest {
     @Test
     void classifiesABodyThatIsNotJsonAsInvalidTask() {
         Exchange exchange = validated("this is {not json");
-        exchange.setVariable(TaskVariables.STAGE, "validate");
 
         Failure failure = failureEvents.classify(exchange);
 
@@ -73,7 +74,7 @@ class FailureEventsTest {
     }
 
     @Test
-    void classifiesAFailureBeforeAnyStageAsInvalidTask() {
+    void classifiesAConfigurationRefusalAsInvalidTask() {
         Exchange exchange = exchange("{}");
         exchange.setProperty(Exchange.EXCEPTION_CAUGHT,
                 new TaskValidationException("unknown domain 'cooking', expected one of [code-general]"));
@@ -86,9 +87,7 @@ class FailureEventsTest {
 
     @Test
     void classifiesAnLlmTimeoutAs504WithTheTierAndAttempts() {
-        Exchange exchange = atStage("llm", new TimeoutException("request timed out"));
-        exchange.setVariable(TaskVariables.TIER, "large");
-        exchange.setVariable(LlmCallTracker.ATTEMPTS, 3);
+        Exchange exchange = caught(new LlmCallException("large", 3, new TimeoutException("request timed out")));
 
         Failure failure = failureEvents.classify(exchange);
 
@@ -100,18 +99,15 @@ class FailureEventsTest {
 
     @Test
     void recognisesAWrappedHttpTimeoutAsAnLlmTimeout() {
-        Exchange exchange = atStage("llm", new RuntimeException("call failed", new HttpTimeoutException("timed out")));
-        exchange.setVariable(TaskVariables.TIER, "small");
-        exchange.setVariable(LlmCallTracker.ATTEMPTS, 1);
+        Exchange exchange = caught(new LlmCallException("small", 1,
+                new RuntimeException("call failed", new HttpTimeoutException("timed out"))));
 
         assertThat(failureEvents.classify(exchange).error()).isEqualTo(Failure.LLM_TIMEOUT);
     }
 
     @Test
     void classifiesAnotherLlmFailureAs502WithTheAttempts() {
-        Exchange exchange = atStage("llm", new InternalServerException("upstream exploded"));
-        exchange.setVariable(TaskVariables.TIER, "small");
-        exchange.setVariable(LlmCallTracker.ATTEMPTS, 3);
+        Exchange exchange = caught(new LlmCallException("small", 3, new InternalServerException("upstream exploded")));
 
         Failure failure = failureEvents.classify(exchange);
 
@@ -123,9 +119,8 @@ class FailureEventsTest {
 
     @Test
     void namesTheRootCauseOfAWrappedLlmFailure() {
-        Exchange exchange = atStage("llm", new RuntimeException("call failed", new ConnectException("Connection refused")));
-        exchange.setVariable(TaskVariables.TIER, "coding");
-        exchange.setVariable(LlmCallTracker.ATTEMPTS, 3);
+        Exchange exchange = caught(new LlmCallException("coding", 3,
+                new RuntimeException("call failed", new ConnectException("Connection refused"))));
 
         Failure failure = failureEvents.classify(exchange);
 
@@ -134,17 +129,32 @@ class FailureEventsTest {
     }
 
     @Test
-    void classifiesAnOutputFailureAs502InvalidOutput() {
-        Failure failure = failureEvents.classify(atStage("output", new IllegalStateException("content is empty")));
+    void classifiesAnOutputSchemaViolationAs502InvalidOutput() {
+        Exchange exchange = exchange("{\"task_id\":\"t-3\",\"status\":\"completed\"}");
+        template.send(OUTPUT_SCHEMA, exchange);
+        assertThat(exchange.getException()).isInstanceOf(JsonValidationException.class);
+
+        Failure failure = failureEvents.classify(exchange);
 
         assertThat(failure.error()).isEqualTo(Failure.INVALID_OUTPUT);
         assertThat(failure.httpStatus()).isEqualTo(502);
-        assertThat(failure.reason()).contains("output schema").contains("content is empty");
+        assertThat(failure.reason()).contains("output schema").contains("artifact_id");
     }
 
     @Test
-    void classifiesAPublishFailureAs503PublishFailed() {
-        Failure failure = failureEvents.classify(atStage("publish", new IllegalStateException("broker did not confirm")));
+    void classifiesByTheExceptionWhateverItIsWrappedIn() {
+        Exchange request = validated("{\"task_id\":\"t-4\"}");
+        Exchange wrapped = caught(new RuntimeException("step failed", request.getException()));
+
+        assertThat(failureEvents.classify(wrapped).error()).isEqualTo(Failure.INVALID_TASK);
+        assertThat(failureEvents.classify(caught(new RuntimeException("outer",
+                new LlmCallException("tiny", 2, new InternalServerException("x"))))).error()).isEqualTo(Failure.LLM_FAILED);
+    }
+
+    @Test
+    void classifiesABrokerFailureAs503PublishFailed() {
+        Failure failure = failureEvents.classify(caught(
+                new RuntimeException("publish failed", new AmqpTimeoutException("broker did not confirm"))));
 
         assertThat(failure.error()).isEqualTo(Failure.PUBLISH_FAILED);
         assertThat(failure.httpStatus()).isEqualTo(503);
@@ -152,17 +162,17 @@ class FailureEventsTest {
     }
 
     @Test
-    void classifiesAFailureInAnotherStageAsInternalError() {
-        Failure failure = failureEvents.classify(atStage("prompt", new IllegalStateException("template missing")));
+    void classifiesAnythingElseAsInternalError() {
+        Failure failure = failureEvents.classify(caught(new IllegalStateException("template missing")));
 
         assertThat(failure.error()).isEqualTo(Failure.INTERNAL_ERROR);
         assertThat(failure.httpStatus()).isEqualTo(500);
-        assertThat(failure.reason()).startsWith("prompt failed: ").contains("template missing");
+        assertThat(failure.reason()).startsWith("the task failed: ").contains("template missing");
     }
 
     @Test
     void buildsTheFailedEventFromTheVariables() throws Exception {
-        Exchange exchange = atStage("llm", new InternalServerException("boom"));
+        Exchange exchange = caught(new LlmCallException("large", 3, new InternalServerException("boom")));
         exchange.getMessage().setBody("{\"task_id\":\"other\",\"domain\":\"documentation\",\"tier\":\"tiny\"}");
         exchange.setVariable(TaskVariables.TASK_ID, "t-7");
         exchange.setVariable(TaskVariables.DOMAIN, "code-vision");
@@ -182,14 +192,13 @@ class FailureEventsTest {
 
     @Test
     void readsTheEventsTaskFieldsLenientlyFromTheOriginalBody() throws Exception {
-        Exchange exchange = validated("{\"task_id\":\"t-8\",\"domain\":\"code-embedded\",\"tier\":\"huge\"}");
-        exchange.setVariable(TaskVariables.STAGE, "validate");
+        Exchange exchange = validated("{\"task_id\":\"t-8\",\"domain\":\"code-embedded\",\"tier\":\"Huge!\"}");
 
         JsonNode event = MAPPER.readTree(failureEvents.event(exchange));
 
         assertThat(event.path("task_id").asText()).isEqualTo("t-8");
         assertThat(event.path("domain").asText()).isEqualTo("code-embedded");
-        assertThat(event.path("tier").asText()).isEqualTo("huge");
+        assertThat(event.path("tier").asText()).isEqualTo("Huge!");
         assertThat(event.path("error").asText()).isEqualTo(Failure.INVALID_TASK);
         assertThat(event.path("reason").asText()).contains("description").contains("tier");
         assertThat(event.path("attempts").asInt()).isZero();
@@ -197,7 +206,7 @@ class FailureEventsTest {
 
     @Test
     void prefersAVariableOverTheOriginalBody() throws Exception {
-        Exchange exchange = atStage("validate", new TaskValidationException("unknown tier"));
+        Exchange exchange = caught(new TaskValidationException("unknown tier"));
         exchange.getMessage().setBody("{\"task_id\":\"t-9\",\"domain\":\"ui-design\",\"tier\":\"huge\"}");
         exchange.setVariable(TaskVariables.TIER, "small");
 
@@ -210,8 +219,7 @@ class FailureEventsTest {
     @Test
     void leavesTaskFieldsNullWhenTheOriginalBodyIsNotJsonOrHasOtherTypes() throws Exception {
         Exchange notJson = validated("<task id='1'/>");
-        notJson.setVariable(TaskVariables.STAGE, "validate");
-        Exchange numbers = atStage("validate", new TaskValidationException("bad"));
+        Exchange numbers = caught(new TaskValidationException("bad"));
         numbers.getMessage().setBody("{\"task_id\":42,\"domain\":[\"x\"],\"tier\":{}}");
 
         JsonNode fromNotJson = MAPPER.readTree(failureEvents.event(notJson));
@@ -228,10 +236,8 @@ class FailureEventsTest {
 
     @Test
     void answersARestCallWithTheErrorBodyAndStatus() throws Exception {
-        Exchange exchange = atStage("llm", new TimeoutException("timed out"));
+        Exchange exchange = caught(new LlmCallException("frontier", 2, new TimeoutException("timed out")));
         exchange.setVariable(TaskVariables.TASK_ID, "t-10");
-        exchange.setVariable(TaskVariables.TIER, "frontier");
-        exchange.setVariable(LlmCallTracker.ATTEMPTS, 2);
 
         JsonNode body = MAPPER.readTree(failureEvents.restError(exchange));
 
@@ -246,7 +252,6 @@ class FailureEventsTest {
     @Test
     void answersAnInvalidRestCallWith400AndNoTaskId() throws Exception {
         Exchange exchange = validated("{\"description\":\"x\",\"domain\":\"code-general\"}");
-        exchange.setVariable(TaskVariables.STAGE, "validate");
         failureEvents.classify(exchange);
 
         JsonNode body = MAPPER.readTree(failureEvents.restError(exchange));
@@ -266,9 +271,8 @@ class FailureEventsTest {
     }
 
     /** A failure caught by an error handler: the exception in EXCEPTION_CAUGHT, as onException and the DLC leave it. */
-    private static Exchange atStage(String stage, Exception failure) {
+    private static Exchange caught(Exception failure) {
         Exchange exchange = exchange("{}");
-        exchange.setVariable(TaskVariables.STAGE, stage);
         exchange.setProperty(Exchange.EXCEPTION_CAUGHT, failure);
         return exchange;
     }

@@ -82,9 +82,11 @@ class OutputDocumentTest {
     }
 
     @Test
-    void extractsTheArtifactsWithTheDomainsLanguageAsDefault() throws Exception {
+    void carriesTheArtifactsOfTheKindsBranchWithTheDomainsLanguageAsDefault() throws Exception {
         Exchange exchange = answered(new Task("task-2", "fib", "code-embedded", "small", null, null), ANSWER);
         exchange.setVariable(TaskVariables.RAG_STATUS, "empty");
+        exchange.setVariable(TaskVariables.DOMAIN, "code-embedded");
+        exchange.setVariable(TaskVariables.ARTIFACTS, new Artifacts(TestWorkerProperties.defaults()).code(exchange));
 
         JsonNode artifacts = MAPPER.readTree(outputDocument.build(exchange)).path("output").path("artifacts");
 
@@ -113,6 +115,8 @@ class OutputDocumentTest {
     void producesADocumentThatMatchesTheOutputSchema() throws Exception {
         Exchange exchange = answered(new Task("task-4", "fib", "ui-design", "frontier", "ctx", "p-1"), ANSWER);
         exchange.setVariable(TaskVariables.RAG_STATUS, "used");
+        exchange.setVariable(TaskVariables.DOMAIN, "ui-design");
+        exchange.setVariable(TaskVariables.ARTIFACTS, new Artifacts(TestWorkerProperties.defaults()).ui(exchange));
         exchange.setVariable(LlmCallTracker.TOKENS_USED, 77);
         exchange.setVariable(LlmCallTracker.MODEL, "claude-sonnet-4-20250514");
 
