@@ -110,6 +110,9 @@ final class DocumentFolder {
 
     private boolean listed(Path file) {
         String name = file.getFileName().toString();
+        if (name.equals(SIDECAR)) {
+            return false;
+        }
         int dot = name.lastIndexOf('.');
         return dot > 0 && extensions.contains(name.substring(dot + 1).toLowerCase());
     }

@@ -8,9 +8,9 @@ import java.util.List;
 import org.springframework.util.unit.DataSize;
 
 /** A small corpus of project documents written into a folder, and properties for tests. */
-final class Fixtures {
+public final class Fixtures {
 
-    static final String RETRY_SECTION = """
+    public static final String RETRY_SECTION = """
             ## Retry policy
 
             When a call to the language model fails with a timeout or a server error, the worker retries it with
@@ -18,7 +18,7 @@ final class Fixtures {
             seconds. After the tier's max-attempts the task is published as task.failed.
             """;
 
-    static final String GUIDE = """
+    public static final String GUIDE = """
             # Operations guide
 
             ## Installing
@@ -34,21 +34,21 @@ final class Fixtures {
             exported at /actuator/metrics and grouped by tier.
             """;
 
-    static final String ALPHA = """
+    public static final String ALPHA = """
             # Alpha telemetry
 
             The alpha firmware samples the accelerometer at 800 Hz and keeps the telemetry in a ring buffer of 4096
             samples in SRAM; the buffer is drained over SPI by the radio task every 50 milliseconds.
             """;
 
-    static final String BETA = """
+    public static final String BETA = """
             # Beta telemetry
 
             The beta gateway stores telemetry in a ring buffer on the SD card, rotated daily, and uploads the buffer
             over MQTT to the fleet server when the cellular link is up.
             """;
 
-    static final String FIBONACCI = """
+    public static final String FIBONACCI = """
             /** Iterative Fibonacci numbers, no recursion, overflow checked. */
             public final class Fibonacci {
                 public static long nth(int n) {
@@ -67,7 +67,7 @@ final class Fixtures {
     }
 
     /** guide.md (shared), src/Fibonacci.java (shared), projects/alpha and projects/beta with a rag.properties each. */
-    static Path corpus(Path dir) throws IOException {
+    public static Path corpus(Path dir) throws IOException {
         write(dir.resolve("guide.md"), GUIDE);
         write(dir.resolve("src/Fibonacci.java"), FIBONACCI);
         write(dir.resolve("projects/alpha/rag.properties"), "project_id=alpha\ndomain=code-embedded\n");
@@ -79,13 +79,13 @@ final class Fixtures {
         return dir;
     }
 
-    static void write(Path file, String text) throws IOException {
+    public static void write(Path file, String text) throws IOException {
         Files.createDirectories(file.getParent());
         Files.writeString(file, text);
     }
 
     static EmbeddedRagProperties properties(EmbeddedRagProperties.StoreType store, Path dataDir) {
         return new EmbeddedRagProperties(Path.of("docs"), true, store, dataDir, 400, 40, DataSize.ofMegabytes(1), 20,
-                0.0, List.of("md", "txt", "java", "py"));
+                0.0, List.of("md", "txt", "java", "py", "properties"));
     }
 }
