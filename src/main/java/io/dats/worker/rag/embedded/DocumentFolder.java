@@ -58,10 +58,10 @@ final class DocumentFolder {
         return shown.toString().replace('\\', '/');
     }
 
-    /** The names every document of this folder starts with. */
-    String namePrefix() {
-        String name = nameOf(root);
-        return name.isEmpty() ? "" : name + "/";
+    /** Whether a document name (see {@link #nameOf}) stands for a file below this folder. */
+    boolean contains(String name) {
+        Path file = Path.of(name).toAbsolutePath().normalize();
+        return file.startsWith(root) && !file.equals(root);
     }
 
     /** The documents below the folder; {@code projectId}/{@code domain} (nullable) override the sidecars. */

@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Indexes folders of documents into a {@link ChunkStore} and answers context queries from it. Ingests run one at a
- * time; queries run alongside them and see each file's old chunks or its new ones.
+ * time; queries run alongside them (Lucene swaps a file's chunks atomically; the memory store removes then adds them,
+ * so a query at that instant may miss that one file).
  */
 public final class EmbeddedRagIndex implements AutoCloseable {
 
@@ -87,9 +88,8 @@ public final class EmbeddedRagIndex implements AutoCloseable {
             chunks += fileChunks.size();
         }
         int removed = 0;
-        String prefix = documents.namePrefix();
         for (String file : known.keySet()) {
-            if (file.startsWith(prefix) && !seen.contains(file)) {
+            if (documents.contains(file) && !seen.contains(file)) {
                 store.remove(file);
                 removed++;
             }

@@ -148,6 +148,23 @@ class EmbeddedRagIndexTest {
 
     @ParameterizedTest
     @EnumSource(StoreType.class)
+    void ingestingAnotherFolderKeepsTheFirstOnesDocuments(StoreType store) throws IOException {
+        Path corpus = Fixtures.corpus(temp.resolve("corpus"));
+        Path other = temp.resolve("other");
+        Fixtures.write(other.resolve("glossary.md"), "# Glossary\n\nA quokka is a dead-lettered task.\n");
+        try (EmbeddedRagIndex index = open(store)) {
+            index.ingest(corpus, null, null);
+            IngestReport second = index.ingest(other, null, null);
+            assertThat(second.removed()).isZero();
+            assertThat(index.fileCount()).isEqualTo(5);
+            assertThat(index.ingest(corpus, null, null).removed()).isZero();
+            assertThat(index.retrieve("what is a quokka", null, null, 1).sources())
+                    .containsExactly(name(other.resolve("glossary.md")) + "#0");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(StoreType.class)
     void anEmptyCorpusAnswersAnEmptyContext(StoreType store) throws IOException {
         Files.createDirectories(temp.resolve("empty"));
         try (EmbeddedRagIndex index = open(store)) {
