@@ -1,5 +1,9 @@
 package io.dats.worker.security;
 
+import java.util.Locale;
+
+import jakarta.servlet.http.HttpServletRequest;
+
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.security.config.Customizer;
@@ -23,10 +27,10 @@ class SecurityConfiguration {
     static final String RAG_CONTEXT = "/rag/api/v1/context";
     static final String RAG_INGEST = "/rag/api/v1/ingest";
 
-    static boolean isJsonRagIngest(jakarta.servlet.http.HttpServletRequest request) {
+    static boolean isJsonRagIngest(HttpServletRequest request) {
         String contentType = request.getContentType();
         return RAG_INGEST.equals(request.getRequestURI()) && contentType != null
-                && contentType.toLowerCase(java.util.Locale.ROOT).startsWith("application/json");
+                && contentType.toLowerCase(Locale.ROOT).startsWith("application/json");
     }
 
     @Bean
