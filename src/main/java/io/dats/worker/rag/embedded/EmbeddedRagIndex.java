@@ -99,7 +99,8 @@ public final class EmbeddedRagIndex implements AutoCloseable {
         IngestReport report = new IngestReport(DocumentFolder.nameOf(documents.root()), files.size(), indexed,
                 unchanged, removed, chunks, millis);
         LOG.info("Embedded RAG indexed {}: {} documents ({} new or changed, {} unchanged, {} removed), {} chunks "
-                + "written, {} ms", report.folder(), report.documents(), indexed, unchanged, removed, chunks, millis);
+                + "written, {} ms; the index holds {} files, {} chunks", report.folder(), report.documents(), indexed,
+                unchanged, removed, chunks, millis, store.fileHashes().size(), store.chunkCount());
         return report;
     }
 

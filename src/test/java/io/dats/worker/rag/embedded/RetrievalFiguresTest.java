@@ -99,6 +99,60 @@ class RetrievalFiguresTest {
         }
     }
 
+    /**
+     * The stores alone at a larger size, without the model: random unit vectors of the model's 384 dimensions, so the
+     * figures show the search itself (the memory store compares every chunk; Lucene walks its HNSW graph).
+     */
+    @ParameterizedTest
+    @EnumSource(StoreType.class)
+    void printStoreSearchLatencyAtScale(StoreType store) throws IOException {
+        int files = 1000;
+        int chunksPerFile = 20;
+        java.util.Random random = new java.util.Random(42);
+        EmbeddedRagProperties properties = Fixtures.properties(store, temp.resolve("data"));
+        try (ChunkStore chunks = EmbeddedRagService.openStore(properties)) {
+            long start = System.nanoTime();
+            for (int f = 0; f < files; f++) {
+                List<Chunk> fileChunks = new ArrayList<>();
+                List<float[]> vectors = new ArrayList<>();
+                for (int c = 0; c < chunksPerFile; c++) {
+                    fileChunks.add(new Chunk("docs/file-" + f + ".md", c, "project-" + (f % 10), null, "chunk " + c));
+                    vectors.add(unitVector(random));
+                }
+                chunks.replace("docs/file-" + f + ".md", "hash-" + f, fileChunks, vectors);
+            }
+            chunks.flush();
+            long writeMillis = (System.nanoTime() - start) / 1_000_000;
+            List<Long> micros = new ArrayList<>();
+            for (int q = 0; q < 110; q++) {
+                float[] query = unitVector(random);
+                long t = System.nanoTime();
+                chunks.search(query, 5, q % 2 == 0 ? null : "project-3", null, 0.0);
+                if (q >= 10) {
+                    micros.add((System.nanoTime() - t) / 1_000);
+                }
+            }
+            long[] sorted = micros.stream().mapToLong(Long::longValue).sorted().toArray();
+            System.out.printf("%nSTORE FIGURES [%s store] %d chunks written and persisted in %d ms; 100 searches (top 5, "
+                            + "half filtered to one project of 10): p50 %.1f ms, p95 %.1f ms%n%n",
+                    store.name().toLowerCase(), chunks.chunkCount(), writeMillis, percentile(sorted, 50),
+                    percentile(sorted, 95));
+        }
+    }
+
+    static float[] unitVector(java.util.Random random) {
+        float[] vector = new float[384];
+        double norm = 0;
+        for (int i = 0; i < vector.length; i++) {
+            vector[i] = (float) random.nextGaussian();
+            norm += vector[i] * vector[i];
+        }
+        for (int i = 0; i < vector.length; i++) {
+            vector[i] /= (float) Math.sqrt(norm);
+        }
+        return vector;
+    }
+
     static double percentile(long[] sorted, int p) {
         int rank = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
         return sorted[Math.max(0, Math.min(sorted.length - 1, rank))] / 1000.0;
