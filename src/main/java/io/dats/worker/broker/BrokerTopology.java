@@ -11,6 +11,7 @@ import org.springframework.amqp.core.BindingBuilder;
 import org.springframework.amqp.core.Declarable;
 import org.springframework.amqp.core.Declarables;
 import org.springframework.amqp.core.ExchangeBuilder;
+import org.springframework.amqp.core.FanoutExchange;
 import org.springframework.amqp.core.Queue;
 import org.springframework.amqp.core.QueueBuilder;
 import org.springframework.amqp.core.TopicExchange;
@@ -39,6 +40,14 @@ class BrokerTopology {
         declarables.add(deadLetters);
         declarables.add(deadLetterQueue);
         declarables.add(BindingBuilder.bind(deadLetterQueue).to(deadLetters).with(DEAD_LETTER_BINDING));
+
+        // the alternate exchange that a broker policy gives task.events (README "Unroutable outcomes"): what no queue
+        // is bound for lands in worker-service.unrouted instead of nowhere
+        FanoutExchange unrouted = ExchangeBuilder.fanoutExchange(broker.unroutedExchange()).durable(true).build();
+        Queue unroutedQueue = QueueBuilder.durable(broker.unroutedQueue()).quorum().build();
+        declarables.add(unrouted);
+        declarables.add(unroutedQueue);
+        declarables.add(BindingBuilder.bind(unroutedQueue).to(unrouted));
 
         for (String tier : properties.tiers().keySet()) {
             Queue queue = tierQueue(broker, tier);

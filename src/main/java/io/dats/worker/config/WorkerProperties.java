@@ -182,6 +182,8 @@ public record WorkerProperties(
             @DefaultValue("task.ready.") String readyRoutingKeyPrefix,
             @DefaultValue("task.dlx") String deadLetterExchange,
             @DefaultValue("worker-service.dead-letter") String deadLetterQueue,
+            @DefaultValue("task.unrouted") String unroutedExchange,
+            @DefaultValue("worker-service.unrouted") String unroutedQueue,
             @DefaultValue("5") @Min(1) int deliveryLimit,
             @DefaultValue("1") @Min(1) int prefetch,
             @DefaultValue("30m") Duration consumerTimeout) {

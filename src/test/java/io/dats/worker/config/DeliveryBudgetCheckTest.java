@@ -79,7 +79,8 @@ class DeliveryBudgetCheckTest {
         WorkerProperties.Broker broker = defaults.broker();
         WorkerProperties properties = new WorkerProperties(defaults.tiers(), defaults.domains(), defaults.rag(),
                 new WorkerProperties.Broker(broker.exchange(), broker.queuePrefix(), broker.readyRoutingKeyPrefix(),
-                        broker.deadLetterExchange(), broker.deadLetterQueue(), broker.deliveryLimit(), broker.prefetch(),
+                        broker.deadLetterExchange(), broker.deadLetterQueue(), broker.unroutedExchange(),
+                        broker.unroutedQueue(), broker.deliveryLimit(), broker.prefetch(),
                         Duration.ofMinutes(10)),
                 defaults.retry(), defaults.images(), defaults.templateDir());
 

@@ -128,11 +128,11 @@ class TaskPipelineRouteTest {
         if (!advised) {
             AdviceWith.adviceWith(camelContext, "intake-small", a -> a.replaceFromWith("direct:intake-small"));
             AdviceWith.adviceWith(camelContext, "publish-output",
-                    a -> a.weaveByToUri("spring-rabbitmq:*").replace().to("mock:task-output-created"));
+                    a -> a.weaveById("publish-output-to-broker").replace().to("mock:task-output-created"));
             AdviceWith.adviceWith(camelContext, "publish-failure",
-                    a -> a.weaveByToUri("spring-rabbitmq:*").replace().to("mock:task-failed"));
+                    a -> a.weaveById("publish-failure-to-broker").replace().to("mock:task-failed"));
             AdviceWith.adviceWith(camelContext, "keep-original",
-                    a -> a.weaveByToUri("spring-rabbitmq:*").replace().to("mock:dead-letter-queue"));
+                    a -> a.weaveById("keep-original-to-broker").replace().to("mock:dead-letter-queue"));
             AdviceWith.adviceWith(camelContext, "process-task", a -> a.mockEndpoints("velocity:*", "langchain4j-chat:*"));
             camelContext.start();
             advised = true;
