@@ -5,6 +5,7 @@ import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.listener.ChatModelRequestContext;
 import dev.langchain4j.model.chat.listener.ChatModelResponseContext;
 import dev.langchain4j.model.output.TokenUsage;
+import io.dats.worker.task.TaskAbandonedException;
 import io.dats.worker.task.TaskVariables;
 import org.apache.camel.Exchange;
 
@@ -24,6 +25,8 @@ public class LlmCallTracker implements ChatModelListener {
     public static final String OUTPUT_TOKENS = "outputTokens";
     public static final String MODEL = "llmModel";
     public static final String FAILURE = "llmFailure";
+    /** Set when the LLM route ran to its end, with an answer or with its final failure. */
+    public static final String COMPLETED = "llmCompleted";
 
     private final ThreadLocal<Exchange> current = new ThreadLocal<>();
 
@@ -31,11 +34,13 @@ public class LlmCallTracker implements ChatModelListener {
     public void begin(Exchange exchange) {
         exchange.setVariable(ATTEMPTS, 0);
         exchange.removeVariable(FAILURE);
+        exchange.removeVariable(COMPLETED);
         current.set(exchange);
     }
 
     /** Called after the call, whether it succeeded or failed for good. */
     public void end(Exchange exchange) {
+        exchange.setVariable(COMPLETED, true);
         if (current.get() == exchange) {
             current.remove();
         }
@@ -51,6 +56,12 @@ public class LlmCallTracker implements ChatModelListener {
             exchange.removeVariable(FAILURE);
             throw new LlmCallException(exchange.getVariable(TaskVariables.TIER, String.class),
                     exchange.getVariable(ATTEMPTS, 0, Integer.class), failure);
+        }
+        if (!exchange.getVariable(COMPLETED, false, Boolean.class)) {
+            // the wait for the tier's line ended without the call's result: the caller's thread was interrupted
+            // (a stopping worker whose drain budget ran out); there is no outcome to publish
+            throw new TaskAbandonedException("the LLM call of task " + exchange.getVariable(TaskVariables.TASK_ID)
+                    + " did not complete: the worker is stopping");
         }
     }
 

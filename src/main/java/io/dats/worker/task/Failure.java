@@ -12,9 +12,16 @@ public record Failure(String error, String reason, int httpStatus) {
     public static final String INVALID_OUTPUT = "invalid_output";
     public static final String PUBLISH_FAILED = "publish_failed";
     public static final String INTERNAL_ERROR = "internal_error";
+    /** A stopping worker gave the task up: no event, the task goes back to its queue or the REST caller retries. */
+    public static final String SHUTTING_DOWN = "shutting_down";
 
     /** Failures of the request itself get a 400 and no event: the REST caller is told directly. */
     public boolean isInvalidTask() {
         return INVALID_TASK.equals(error);
+    }
+
+    /** Whether the failure is published as task.failed: not for an invalid request nor a task given up at shutdown. */
+    public boolean isPublished() {
+        return !isInvalidTask() && !SHUTTING_DOWN.equals(error);
     }
 }

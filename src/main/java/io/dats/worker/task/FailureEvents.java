@@ -50,6 +50,9 @@ public class FailureEvents {
         if (cause == null) {
             return new Failure(Failure.INTERNAL_ERROR, "the task failed without an exception", 500);
         }
+        if (find(cause, TaskAbandonedException.class).isPresent()) {
+            return new Failure(Failure.SHUTTING_DOWN, message(cause), 503);
+        }
         Optional<LlmCallException> llm = find(cause, LlmCallException.class);
         if (llm.isPresent()) {
             return llmFailure(llm.get());
@@ -88,6 +91,18 @@ public class FailureEvents {
 
     private static <T extends Throwable> Optional<T> find(Throwable cause, Class<T> type) {
         return LlmFailures.causeChain(cause).filter(type::isInstance).map(type::cast).findFirst();
+    }
+
+    /**
+     * The dead-letter channel's first step: a task a stopping worker gave up gets no outcome; the exception goes on to
+     * the listener, whose channel is closed already, so the broker hands the delivery to another worker.
+     */
+    public void rethrowIfAbandoned(Exchange exchange) {
+        Throwable cause = caught(exchange);
+        Optional<TaskAbandonedException> abandoned = cause == null ? Optional.empty() : find(cause, TaskAbandonedException.class);
+        if (abandoned.isPresent()) {
+            throw abandoned.get();
+        }
     }
 
     /** The {@code task.failed} event; task fields the exchange lacks are read leniently from the original body. */

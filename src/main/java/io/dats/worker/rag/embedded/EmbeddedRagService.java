@@ -17,8 +17,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.springframework.beans.factory.DisposableBean;
-import org.springframework.boot.context.event.ApplicationReadyEvent;
-import org.springframework.context.event.EventListener;
+import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.stereotype.Component;
 
 /**
@@ -27,7 +26,7 @@ import org.springframework.stereotype.Component;
  * background once the worker has started (queries answer from whatever is indexed so far).
  */
 @Component("embeddedRag")
-public class EmbeddedRagService implements DisposableBean {
+public class EmbeddedRagService implements DisposableBean, SmartInitializingSingleton {
 
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedRagService.class);
 
@@ -54,8 +53,16 @@ public class EmbeddedRagService implements DisposableBean {
         };
     }
 
-    /** Indexes {@code worker.rag.embedded.docs} on a background thread: the worker does not wait for it. */
-    @EventListener(ApplicationReadyEvent.class)
+    /**
+     * Indexes {@code worker.rag.embedded.docs} on a background thread once the beans are made: the worker does not wait
+     * for it. (Not on ApplicationReadyEvent: in a test JVM with several cached contexts that event was seen to miss
+     * a context, leaving the index "pending".)
+     */
+    @Override
+    public void afterSingletonsInstantiated() {
+        indexOnStart();
+    }
+
     void indexOnStart() {
         if (!properties.indexOnStart()) {
             startupIndex = "off";
@@ -70,6 +77,7 @@ public class EmbeddedRagService implements DisposableBean {
             return;
         }
         startupIndex = "running";
+        LOG.info("Embedded RAG: indexing '{}' in the background", docs);
         indexer.submit(() -> {
             try {
                 index.ingest(docs, null, null);
