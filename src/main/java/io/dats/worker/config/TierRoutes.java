@@ -42,6 +42,9 @@ class TierRoutes {
         policy.setUseExponentialBackOff(true);
         policy.setBackOffMultiplier(properties.retry().multiplier());
         policy.setMaximumRedeliveryDelay(properties.retry().maxDelay().toMillis());
+        // jitter: each delay varies by up to 20% either way, so that the tasks of an outage do not retry in lockstep
+        policy.setUseCollisionAvoidance(true);
+        policy.setCollisionAvoidanceFactor(0.2);
         // retryWhile (llmRetryPolicy) decides how often: the tier's max-attempts
         policy.setMaximumRedeliveries(-1);
         policy.setRetryAttemptedLogLevel(org.apache.camel.LoggingLevel.WARN);

@@ -14,12 +14,14 @@ import dev.langchain4j.http.client.sse.ServerSentEventListener;
 import dev.langchain4j.http.client.sse.ServerSentEventParser;
 
 /**
- * LangChain4j's JDK HTTP client with a tier's extra request headers (a model gateway's routing or key headers) added
+ * LangChain4j's JDK HTTP client (noting a 429/503's {@code Retry-After}, {@link RetryAfterRecordingHttpClient}) with a
+ * tier's extra request headers (a model gateway's routing or key headers) added
  * to every request. One mechanism for every provider: the Anthropic client has no custom-header option of its own.
  */
 final class HeaderAddingHttpClientBuilder implements HttpClientBuilder {
 
-    private final JdkHttpClientBuilder delegate = new JdkHttpClientBuilder();
+    private final JdkHttpClientBuilder delegate = new JdkHttpClientBuilder()
+            .httpClientBuilder(RetryAfterRecordingHttpClient.builder());
     private final Map<String, String> headers;
 
     HeaderAddingHttpClientBuilder(Map<String, String> headers) {

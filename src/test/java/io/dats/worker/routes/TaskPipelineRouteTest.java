@@ -90,6 +90,9 @@ class TaskPipelineRouteTest {
     private static final FakeRagServer RAG = new FakeRagServer().start();
     private static final JsonSchema OUTPUT_SCHEMA = outputSchema();
     private static boolean advised;
+    private static final String FAIL_BEFORE_MODEL = "route-fail-before-model";
+    private static final java.util.concurrent.atomic.AtomicInteger failuresBeforeModel =
+            new java.util.concurrent.atomic.AtomicInteger();
 
     @Autowired
     private CamelContext camelContext;
@@ -134,6 +137,14 @@ class TaskPipelineRouteTest {
             AdviceWith.adviceWith(camelContext, "keep-original",
                     a -> a.weaveById("keep-original-to-broker").replace().to("mock:dead-letter-queue"));
             AdviceWith.adviceWith(camelContext, "process-task", a -> a.mockEndpoints("velocity:*", "langchain4j-chat:*"));
+            // a transient failure before the model client is reached, for tasks that ask for it
+            AdviceWith.adviceWith(camelContext, "llm-tiny", a -> a.weaveByToUri("langchain4j-chat:*").before()
+                    .process(exchange -> {
+                        if (String.valueOf(exchange.getVariable("taskId")).startsWith(FAIL_BEFORE_MODEL)) {
+                            failuresBeforeModel.incrementAndGet();
+                            throw new java.io.IOException("connection pool closed before the request was sent");
+                        }
+                    }));
             camelContext.start();
             advised = true;
         }
@@ -468,6 +479,33 @@ class TaskPipelineRouteTest {
         assertThat(event.path("error").asText()).isEqualTo("llm_failed");
         assertThat(event.path("attempts").asInt()).isEqualTo(3);
         assertThat(event.path("tier").asText()).isEqualTo("tiny");
+    }
+
+    @Test
+    void capsRetriesOfAFailureBeforeTheModelClientIsReached() throws Exception {
+        failuresBeforeModel.set(0);
+
+        Exchange response = execute(task(FAIL_BEFORE_MODEL, "Write fib", "code-general", "tiny"), Map.of());
+
+        assertThat(status(response)).isEqualTo(502);
+        // three attempts (tiny's max-attempts), not endless: the model client never counted one of them
+        assertThat(failuresBeforeModel.get()).as("attempts, counted by Camel's redelivery counter").isEqualTo(3);
+        assertThat(MAPPER.readTree(body(response)).path("error").asText()).isEqualTo("llm_failed");
+    }
+
+    @Test
+    void waitsForTheRetryAfterOfA429InsteadOfTheBackoff() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        LLM.respondWith(call -> calls.incrementAndGet() == 1
+                ? Reply.error(429, "rate limited").withRetryAfter("2") : Reply.text(FakeLlmServer.DEFAULT_TEXT));
+        long start = System.nanoTime();
+
+        completed(execute(task("route-retry-after", "Write fib", "code-general", "tiny"), Map.of()));
+
+        long waitedMs = java.time.Duration.ofNanos(System.nanoTime() - start).toMillis();
+        assertThat(LLM.requestCount("tiny-model")).isEqualTo(2);
+        // the configured backoff here is 10 ms; the server asked for 2 s
+        assertThat(waitedMs).isGreaterThanOrEqualTo(1900);
     }
 
     @Test

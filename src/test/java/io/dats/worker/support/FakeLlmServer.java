@@ -46,27 +46,32 @@ public final class FakeLlmServer extends LoopbackHttpServer {
 
     /** What to answer to one call; token counts left null are derived by counting words. */
     public record Reply(int status, String text, Integer promptTokens, Integer completionTokens, Duration delay,
-                        boolean drop) {
+                        boolean drop, String retryAfter) {
 
         public static Reply text(String content) {
-            return new Reply(200, Objects.requireNonNull(content), null, null, Duration.ZERO, false);
+            return new Reply(200, Objects.requireNonNull(content), null, null, Duration.ZERO, false, null);
         }
 
         public static Reply error(int status, String message) {
-            return new Reply(status, message, null, null, Duration.ZERO, false);
+            return new Reply(status, message, null, null, Duration.ZERO, false, null);
         }
 
         public static Reply dropConnection() {
-            return new Reply(0, null, null, null, Duration.ZERO, true);
+            return new Reply(0, null, null, null, Duration.ZERO, true, null);
         }
 
         public Reply withUsage(int promptTokens, int completionTokens) {
-            return new Reply(status, text, promptTokens, completionTokens, delay, drop);
+            return new Reply(status, text, promptTokens, completionTokens, delay, drop, retryAfter);
         }
 
         /** Holds the response this long (or until {@link FakeLlmServer#releaseDelayed()}) before answering. */
         public Reply delayed(Duration delay) {
-            return new Reply(status, text, promptTokens, completionTokens, delay, drop);
+            return new Reply(status, text, promptTokens, completionTokens, delay, drop, retryAfter);
+        }
+
+        /** An error answer with a {@code Retry-After} header (seconds or an HTTP date). */
+        public Reply withRetryAfter(String value) {
+            return new Reply(status, text, promptTokens, completionTokens, delay, drop, value);
         }
     }
 
@@ -201,6 +206,9 @@ public final class FakeLlmServer extends LoopbackHttpServer {
                 return; // closing the exchange before any response header closes the socket
             }
             if (reply.status() >= 400) {
+                if (reply.retryAfter() != null) {
+                    exchange.getResponseHeaders().add("Retry-After", reply.retryAfter());
+                }
                 sendError(exchange, provider, reply.status(), reply.text());
                 return;
             }
