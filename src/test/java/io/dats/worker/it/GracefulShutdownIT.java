@@ -137,6 +137,7 @@ class GracefulShutdownIT {
                 "--server.port=" + port,
                 "--spring.rabbitmq.virtual-host=" + broker.vhost,
                 "--spring.security.user.password=shutdown-it",
+                "--spring.datasource.url=jdbc:h2:mem:shutdown",
                 "--worker.rag.url=" + RAG.url(),
                 "--worker.rag.timeout=1s",
                 "--worker.rag.embedded.index-on-start=false",

@@ -54,6 +54,9 @@ abstract class WorkerITSupport {
 
     /** Everything but the broker connection: the fake LLM and RAG servers, short retries, the admin user. */
     static void workerProperties(DynamicPropertyRegistry registry) {
+        // a task store of its own per context (task ids repeat across test classes)
+        String database = "jdbc:h2:mem:it-" + java.util.UUID.randomUUID() + ";DB_CLOSE_DELAY=-1";
+        registry.add("spring.datasource.url", () -> database);
         registry.add("spring.security.user.name", () -> ADMIN_USER);
         registry.add("spring.security.user.password", () -> ADMIN_PASSWORD);
         registry.add("worker.rag.url", RAG::url);

@@ -69,6 +69,7 @@ import static org.awaitility.Awaitility.await;
 @SpringBootTest(classes = WorkerApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {
                 "worker.rag.timeout=500ms",
+                "spring.datasource.url=jdbc:h2:mem:route-test;DB_CLOSE_DELAY=-1",
                 "worker.retry.initial-delay=10ms",
                 "worker.retry.max-delay=40ms",
                 "worker.tiers.coding.timeout=700ms",

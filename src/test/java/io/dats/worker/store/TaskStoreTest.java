@@ -1,0 +1,176 @@
+package io.dats.worker.store;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.UUID;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+
+import javax.sql.DataSource;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.zaxxer.hikari.HikariDataSource;
+import io.dats.worker.task.Task;
+import io.dats.worker.task.TaskVariables;
+import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+import org.apache.camel.impl.DefaultCamelContext;
+import org.apache.camel.support.DefaultExchange;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import org.springframework.jdbc.core.simple.JdbcClient;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The task store against both databases it supports: an H2 file database (the default; reopened to show the state
+ * survives a restart) and the machine's PostgreSQL (bin/ensure-postgresql: role worker, database worker_test, a fresh
+ * schema per run), both migrated by Flyway from db/migration.
+ */
+class TaskStoreTest {
+
+    static final ObjectMapper MAPPER = new ObjectMapper();
+    static CamelContext camel;
+    static Path h2Folder;
+    static final String PG_SCHEMA = "store_test_" + UUID.randomUUID().toString().substring(0, 8);
+
+    @BeforeAll
+    static void start() throws Exception {
+        camel = new DefaultCamelContext();
+        camel.start();
+        h2Folder = Files.createTempDirectory("task-store");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        camel.stop();
+        try (HikariDataSource pg = postgres(); Connection connection = pg.getConnection();
+             Statement statement = connection.createStatement()) {
+            statement.execute("DROP SCHEMA IF EXISTS " + PG_SCHEMA + " CASCADE");
+        }
+    }
+
+    static Stream<Arguments> databases() {
+        return Stream.of(
+                Arguments.of("H2 file", (Supplier<HikariDataSource>) () -> dataSource(
+                        "jdbc:h2:file:" + h2Folder.resolve("tasks").toAbsolutePath(), "sa", "")),
+                Arguments.of("PostgreSQL", (Supplier<HikariDataSource>) TaskStoreTest::postgres));
+    }
+
+    static HikariDataSource postgres() {
+        String host = System.getenv().getOrDefault("WORKER_TEST_PG_HOST", "127.0.0.1");
+        String port = System.getenv().getOrDefault("WORKER_TEST_PG_PORT", "5432");
+        String database = System.getenv().getOrDefault("WORKER_TEST_PG_DATABASE", "worker_test");
+        HikariDataSource dataSource = dataSource("jdbc:postgresql://" + host + ":" + port + "/" + database
+                        + "?currentSchema=" + PG_SCHEMA,
+                System.getenv().getOrDefault("WORKER_TEST_PG_USER", "worker"),
+                System.getenv().getOrDefault("WORKER_TEST_PG_PASSWORD", "worker"));
+        return dataSource;
+    }
+
+    static HikariDataSource dataSource(String url, String user, String password) {
+        HikariDataSource dataSource = new HikariDataSource();
+        dataSource.setJdbcUrl(url);
+        dataSource.setUsername(user);
+        dataSource.setPassword(password);
+        dataSource.setMaximumPoolSize(2);
+        return dataSource;
+    }
+
+    static TaskStore migrated(DataSource dataSource) {
+        Flyway.configure().dataSource(dataSource).schemas(dataSource instanceof HikariDataSource h
+                && h.getJdbcUrl().startsWith("jdbc:postgresql") ? new String[] {PG_SCHEMA} : new String[0])
+                .load().migrate();
+        return new TaskStore(JdbcClient.create(dataSource), MAPPER);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("databases")
+    void keepsATasksStateAcrossARestartAndMakesItsIdIdempotent(String name, Supplier<HikariDataSource> database) {
+        String id = "store-" + UUID.randomUUID();
+        try (HikariDataSource first = database.get()) {
+            TaskStore store = migrated(first);
+            Exchange run = exchange(id, "queue");
+            store.begin(run);
+            assertThat(run.getVariable(TaskStore.STORED_STATUS)).isNull();
+            assertThat(store.find(id)).hasValueSatisfying(record -> {
+                assertThat(record.status()).isEqualTo("running");
+                assertThat(record.runs()).isEqualTo(1);
+                assertThat(record.startedAt()).isNotNull();
+            });
+            run.getMessage().setBody("{\"task_id\":\"" + id + "\",\"status\":\"completed\"}");
+            assertThat(store.complete(run)).contains("completed");
+        }
+        // the worker restarts: a new pool, the same database, migrations already applied
+        try (HikariDataSource second = database.get()) {
+            TaskStore store = migrated(second);
+            assertThat(store.find(id)).hasValueSatisfying(record -> {
+                assertThat(record.status()).isEqualTo("completed");
+                assertThat(record.completedAt()).isNotNull();
+                assertThat(store.view(record).get("result").toString()).contains("\"status\":\"completed\"");
+            });
+            Exchange duplicate = exchange(id, "rest");
+            store.begin(duplicate);
+            assertThat(duplicate.getVariable(TaskStore.STORED_STATUS)).isEqualTo("completed");
+            assertThat(duplicate.getVariable(TaskStore.STORED_OUTCOME, String.class)).contains(id);
+            assertThat(store.recent("completed", "small", 10)).extracting(TaskStore.TaskRecord::taskId).contains(id);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("databases")
+    void aFailureNeverReplacesACompletionAndIsFinalForQueueDuplicates(String name, Supplier<HikariDataSource> database) {
+        String done = "store-done-" + UUID.randomUUID();
+        String failed = "store-failed-" + UUID.randomUUID();
+        try (HikariDataSource dataSource = database.get()) {
+            TaskStore store = migrated(dataSource);
+            Exchange first = exchange(done, "queue");
+            store.begin(first);
+            first.getMessage().setBody("{\"output\":1}");
+            store.complete(first);
+            Exchange lateFailure = exchange(done, "queue");
+            lateFailure.setVariable("failureEvent", "{\"error\":\"llm_failed\"}");
+            store.fail(lateFailure);
+            assertThat(lateFailure.getVariable(TaskStore.STORED_STATUS)).isEqualTo("completed");
+            assertThat(store.find(done).orElseThrow().status()).isEqualTo("completed");
+
+            Exchange failing = exchange(failed, "queue");
+            store.begin(failing);
+            failing.setVariable("failureEvent", "{\"error\":\"llm_failed\"}");
+            store.fail(failing);
+            Exchange queueDuplicate = exchange(failed, "queue");
+            store.begin(queueDuplicate);
+            assertThat(queueDuplicate.getVariable(TaskStore.STORED_STATUS)).isEqualTo("failed");
+            Exchange restRetry = exchange(failed, "rest");
+            store.begin(restRetry);
+            assertThat(restRetry.getVariable(TaskStore.STORED_STATUS)).as("an explicit REST retry runs again").isNull();
+            assertThat(store.find(failed).orElseThrow().runs()).isEqualTo(2);
+            Exchange replayed = exchange(failed, "queue");
+            store.fail(withFailure(replayed));
+            replayed.getMessage().setHeader(TaskStore.REPLAYED_HEADER, "true");
+            store.begin(replayed);
+            assertThat(replayed.getVariable(TaskStore.STORED_STATUS)).as("a replayed task runs again").isNull();
+        }
+    }
+
+    private static Exchange withFailure(Exchange exchange) {
+        exchange.setVariable("failureEvent", "{\"error\":\"llm_failed\"}");
+        return exchange;
+    }
+
+    private static Exchange exchange(String taskId, String source) {
+        Exchange exchange = new DefaultExchange(camel);
+        Task task = new Task(taskId, "d", "code-general", "small", null, null);
+        exchange.setVariable(TaskVariables.TASK, task);
+        exchange.setVariable(TaskVariables.TASK_ID, taskId);
+        exchange.setVariable(TaskVariables.SOURCE, source);
+        return exchange;
+    }
+}
