@@ -1,0 +1,235 @@
+package io.dats.worker.it;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+import org.apache.camel.CamelContext;
+import org.apache.camel.Route;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Hawtio as an operator uses it: Debian's headless Chromium (driven through its chromedriver) logs in through Spring
+ * Security's login form and works in Hawtio's Camel views, whose every Jolokia call is a POST that needs the
+ * {@code XSRF-TOKEN} cookie. Asserts on what the pages show and saves screenshots under {@code target/screenshots/}.
+ * Chromium and chromedriver come from {@code bin/ensure-chromium}; without them the test fails, it does not skip.
+ */
+class HawtioBrowserIT extends WorkerITSupport {
+
+    static final TestBroker BROKER = TestBroker.named("hawtio");
+    static final Path SCREENSHOTS = Path.of("target", "screenshots");
+    /** An upper bound for a page to show what is waited for, not a performance expectation (2 shared cores). */
+    static final Duration PAGE_WAIT = Duration.ofSeconds(90);
+    static final List<String> CHROMIUM_FLAGS = List.of("--headless=new", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--disable-dev-shm-usage", "--window-size=1600,1000");
+
+    @Autowired
+    CamelContext camelContext;
+
+    private Path profile;
+    private WebDriver browser;
+    private WebDriverWait wait;
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        workerProperties(registry, BROKER);
+    }
+
+    @BeforeEach
+    void openBrowser() throws IOException {
+        Path chromium = onPath("chromium");
+        Path chromedriver = onPath("chromedriver");
+        profile = Files.createTempDirectory("hawtio-it-chromium-");
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(chromium.toFile());
+        options.addArguments(CHROMIUM_FLAGS);
+        options.addArguments("--user-data-dir=" + profile);
+        ChromeDriverService service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(chromedriver.toFile())
+                .usingAnyFreePort()
+                .build();
+        browser = new ChromeDriver(service, options);
+        wait = new WebDriverWait(browser, PAGE_WAIT);
+        Files.createDirectories(SCREENSHOTS);
+    }
+
+    @AfterEach
+    void closeBrowser() throws IOException {
+        if (browser != null) {
+            browser.quit();
+        }
+        if (profile != null) {
+            try (Stream<Path> files = Files.walk(profile)) {
+                files.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+            }
+        }
+    }
+
+    @Test
+    void loggedInOperatorSeesEveryRouteWithItsState() {
+        assertThat(execute(task("hawtio-1", "code-general", "Create fibonacci function")).statusCode()).isEqualTo(200);
+        logIn();
+
+        List<String> routeIds = camelContext.getRoutes().stream().map(Route::getRouteId).sorted().toList();
+        assertThat(routeIds).contains("llm-small", "process-task");
+        for (String routeId : routeIds) {
+            waitFor("route " + routeId + " in the Camel tree", treeNode(routeId));
+        }
+        browser.findElement(treeNode("routes")).click();
+        openTab("Routes");
+        for (String routeId : routeIds) {
+            waitFor("row of route " + routeId + " in the Routes table", routeRow(routeId));
+        }
+        WebElement pipeline = browser.findElement(routeRow("process-task"));
+        assertThat(cell(pipeline, "State")).isEqualTo("Started");
+        assertThat(Long.parseLong(cell(pipeline, "Total"))).as("exchanges of process-task").isGreaterThanOrEqualTo(1);
+        assertThat(cell(browser.findElement(routeRow("llm-small")), "State")).isEqualTo("Started");
+        screenshot("hawtio-routes.png");
+        assertStillInHawtio();
+    }
+
+    @Test
+    void routeDiagramShowsTheStepsOfAnLlmRoute() {
+        logIn();
+        openRoute("llm-small");
+        openTab("Route Diagram");
+        waitFor("the diagram of llm-small", By.xpath("//*[contains(@class,'camel-node-label')"
+                + " and normalize-space()='From seda:llm-small']"));
+        List<String> nodes = browser.findElements(By.cssSelector(".react-flow__node .camel-node-label")).stream()
+                .map(WebElement::getText).toList();
+        assertThat(nodes).contains("From seda:llm-small");
+        assertThat(nodes).anyMatch(label -> label.startsWith("To langchain4j-ch"));
+        assertThat(nodes.size()).as("diagram nodes %s", nodes).isGreaterThanOrEqualTo(3);
+        screenshot("hawtio-route-diagram-llm-small.png");
+        assertStillInHawtio();
+    }
+
+    @Test
+    void sourceTabShowsThePipelineRouteAsXml() {
+        logIn();
+        openRoute("process-task");
+        openTab("Source");
+        waitFor("the XML source of process-task", By.xpath("//*[contains(@class,'view-line')"
+                + " and contains(normalize-space(),'id=\"process-task\"')]"));
+        String source = browser.findElements(By.cssSelector(".view-lines .view-line")).stream()
+                .map(WebElement::getText).map(line -> line.replace('\u00a0', ' '))
+                .reduce("", (text, line) -> text + line + "\n");
+        assertThat(source).contains("<route ", "id=\"process-task\"", "<from ", "uri=\"direct:process-task\"",
+                "uri=\"direct:validate-task\"");
+        screenshot("hawtio-source-process-task.png");
+        assertStillInHawtio();
+    }
+
+    /** Spring Security's login form, reached by opening Hawtio, then Hawtio's Camel view with its tree. */
+    private void logIn() {
+        browser.get(baseUrl() + "/actuator/hawtio/");
+        waitFor("Spring Security's login form", By.id("username"));
+        browser.findElement(By.id("username")).sendKeys(ADMIN_USER);
+        browser.findElement(By.id("password")).sendKeys(ADMIN_PASSWORD);
+        browser.findElement(By.cssSelector("button[type=submit]")).click();
+        waitFor("Hawtio's Camel tree after the login (a login loop ends on the sign-in page instead)",
+                treeNode("routes"));
+        assertStillInHawtio();
+    }
+
+    private void openRoute(String routeId) {
+        waitFor("route " + routeId + " in the Camel tree", treeNode(routeId));
+        browser.findElement(treeNode(routeId)).click();
+        waitFor("the page of route " + routeId, By.xpath("//h1[normalize-space()='" + routeId + "']"));
+    }
+
+    private void openTab(String name) {
+        By tab = By.xpath("//nav[@aria-label='Camel Nav']//a[normalize-space()='" + name + "']");
+        waitFor("the " + name + " tab", tab);
+        browser.findElement(tab).click();
+    }
+
+    private static By treeNode(String label) {
+        return By.xpath("//li[@role='treeitem']//button[normalize-space()='" + label + "']");
+    }
+
+    private static By routeRow(String routeId) {
+        return By.xpath("//table//tr[td[@data-label='Name' and normalize-space()='" + routeId + "']]");
+    }
+
+    private static String cell(WebElement row, String column) {
+        return row.findElement(By.xpath("td[@data-label='" + column + "']")).getText().trim();
+    }
+
+    private void waitFor(String what, By locator) {
+        try {
+            wait.withMessage(() -> "Hawtio did not show " + what + "; the browser is at " + browser.getCurrentUrl()
+                            + " showing:\n" + pageText())
+                    .until(ExpectedConditions.visibilityOfElementLocated(locator));
+        } catch (RuntimeException e) {
+            String name = what.replaceAll("[^A-Za-z0-9]+", "-");
+            screenshot("failed-" + name.substring(0, Math.min(name.length(), 60)) + ".png");
+            throw e;
+        }
+    }
+
+    /** Hawtio logs itself out (back to the sign-in page) when its Jolokia calls are refused. */
+    private void assertStillInHawtio() {
+        assertThat(browser.getCurrentUrl()).as("page after Hawtio's Jolokia calls").contains("/actuator/hawtio/")
+                .doesNotContain("/login");
+        assertThat(pageText()).doesNotContain("Please sign in", "Insufficient permissions");
+    }
+
+    private String pageText() {
+        return browser.findElements(By.tagName("body")).stream().findFirst().map(WebElement::getText)
+                .map(text -> text.length() > 2000 ? text.substring(0, 2000) + "…" : text).orElse("");
+    }
+
+    private void screenshot(String name) {
+        try {
+            Files.write(SCREENSHOTS.resolve(name), ((TakesScreenshot) browser).getScreenshotAs(OutputType.BYTES));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot save screenshot " + name, e);
+        }
+    }
+
+    private String baseUrl() {
+        return "http://127.0.0.1:" + port;
+    }
+
+    /** An executable on the PATH, or a failed test saying how to install it. */
+    private static Path onPath(String name) {
+        Optional<Path> found = Arrays.stream(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+                .filter(dir -> !dir.isEmpty())
+                .map(dir -> Path.of(dir, name))
+                .filter(Files::isExecutable)
+                .findFirst();
+        if (found.isEmpty()) {
+            fail(name + " is not installed (not on the PATH). HawtioBrowserIT needs Debian's chromium and "
+                    + "chromium-driver: run bin/ensure-chromium (apt-get install -y chromium chromium-driver)");
+        }
+        return found.get();
+    }
+}
