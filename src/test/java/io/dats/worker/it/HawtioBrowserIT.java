@@ -8,15 +8,18 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Route;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
@@ -76,6 +79,7 @@ class HawtioBrowserIT extends WorkerITSupport {
                 .usingAnyFreePort()
                 .build();
         browser = new ChromeDriver(service, options);
+        browser.manage().timeouts().scriptTimeout(PAGE_WAIT);
         wait = new WebDriverWait(browser, PAGE_WAIT);
         Files.createDirectories(SCREENSHOTS);
     }
@@ -145,6 +149,42 @@ class HawtioBrowserIT extends WorkerITSupport {
                 "uri=\"direct:validate-task\"");
         screenshot("hawtio-source-process-task.png");
         assertStillInHawtio();
+    }
+
+    @Test
+    void jolokiaInTheSignedInBrowserRunsCamelDumpsButNoJvmOperations() {
+        logIn();
+        String route = "org.apache.camel:context=llm-task-worker,type=routes,name=\"llm-small\"";
+        JsonNode dump = parse(jolokiaFromThePage(true, Map.of("type", "exec", "mbean", route, "operation", "dumpRouteAsXml()")));
+        assertThat(dump.path("status").asInt()).as(dump.toString()).isEqualTo(200);
+        assertThat(dump.path("value").asText()).contains("id=\"llm-small\"", "seda:llm-small");
+
+        JsonNode gc = parse(jolokiaFromThePage(true, Map.of("type", "exec", "mbean", "java.lang:type=Memory", "operation", "gc()")));
+        assertThat(gc.path("status").asInt()).as(gc.toString()).isEqualTo(403);
+        assertThat(gc.path("error").asText()).contains("forbidden");
+
+        // the session alone is not enough: without the token echoed from the cookie, Spring Security refuses the POST
+        assertThat(jolokiaFromThePage(false, Map.of("type", "version"))).startsWith("HTTP 403");
+        assertStillInHawtio();
+    }
+
+    /**
+     * A Jolokia POST from the page, as Hawtio's client sends it: same-origin credentials and, when asked, the
+     * {@code XSRF-TOKEN} cookie echoed as {@code X-XSRF-TOKEN}. Returns the JSON answer, or "HTTP <status> <body>"
+     * when the HTTP status is not 200.
+     */
+    private String jolokiaFromThePage(boolean withToken, Map<String, String> request) {
+        Object answer = ((JavascriptExecutor) browser).executeAsyncScript("""
+                const [request, withToken, done] = arguments;
+                const cookie = document.cookie.split('; ').find(c => c.startsWith('XSRF-TOKEN='));
+                const headers = {'Content-Type': 'application/json'};
+                if (withToken && cookie) { headers['X-XSRF-TOKEN'] = decodeURIComponent(cookie.substring(11)); }
+                fetch('/actuator/jolokia', {method: 'POST', credentials: 'same-origin', headers,
+                        body: JSON.stringify(request)})
+                    .then(r => r.text().then(body => done(r.status === 200 ? body : 'HTTP ' + r.status + ' ' + body)))
+                    .catch(e => done('fetch failed: ' + e));
+                """, request, withToken);
+        return String.valueOf(answer);
     }
 
     /** Spring Security's login form, reached by opening Hawtio, then Hawtio's Camel view with its tree. */
