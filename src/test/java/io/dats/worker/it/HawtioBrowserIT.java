@@ -2,6 +2,7 @@ package io.dats.worker.it;
 
 import java.io.File;
 import java.io.IOException;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -10,9 +11,12 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.dats.worker.support.FakeLlmServer;
+import io.dats.worker.support.FakeLlmServer.Reply;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Route;
 import org.junit.jupiter.api.AfterEach;
@@ -35,6 +39,7 @@ import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
@@ -152,6 +157,26 @@ class HawtioBrowserIT extends WorkerITSupport {
     }
 
     @Test
+    void exchangesTabShowsAnLlmCallInFlight() {
+        LLM.respondWith(call -> Reply.text(FakeLlmServer.DEFAULT_TEXT).delayed(PAGE_WAIT.multipliedBy(2)));
+        CompletableFuture<HttpResponse<String>> held = executeAsync(task("hawtio-inflight", "code-general", "Held call"));
+        try {
+            await().atMost(PAGE_WAIT).until(() -> LLM.inFlight(MODELS.get("small")) == 1);
+            logIn();
+            openRoute("llm-small");
+            openTab("Exchanges");
+            waitFor("the held exchange among the inflight exchanges of llm-small",
+                    By.xpath("//table//tr[td[normalize-space()='llm-small']]"));
+            assertThat(pageText()).contains("Inflight Exchanges").doesNotContain("has not been enabled");
+            screenshot("hawtio-exchanges-llm-small.png");
+            assertStillInHawtio();
+        } finally {
+            LLM.releaseDelayed();
+            assertThat(held.join().statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
     void jolokiaInTheSignedInBrowserRunsCamelDumpsButNoJvmOperations() {
         logIn();
         String route = "org.apache.camel:context=llm-task-worker,type=routes,name=\"llm-small\"";
@@ -226,7 +251,7 @@ class HawtioBrowserIT extends WorkerITSupport {
     private void waitFor(String what, By locator) {
         try {
             wait.withMessage(() -> "Hawtio did not show " + what + "; the browser is at " + browser.getCurrentUrl()
-                            + " showing:\n" + pageText())
+                            + " showing:\n" + pageTextExcerpt())
                     .until(ExpectedConditions.visibilityOfElementLocated(locator));
         } catch (RuntimeException e) {
             String name = what.replaceAll("[^A-Za-z0-9]+", "-");
@@ -243,8 +268,12 @@ class HawtioBrowserIT extends WorkerITSupport {
     }
 
     private String pageText() {
-        return browser.findElements(By.tagName("body")).stream().findFirst().map(WebElement::getText)
-                .map(text -> text.length() > 2000 ? text.substring(0, 2000) + "…" : text).orElse("");
+        return browser.findElements(By.tagName("body")).stream().findFirst().map(WebElement::getText).orElse("");
+    }
+
+    private String pageTextExcerpt() {
+        String text = pageText();
+        return text.length() > 2000 ? text.substring(0, 2000) + "…" : text;
     }
 
     private void screenshot(String name) {
