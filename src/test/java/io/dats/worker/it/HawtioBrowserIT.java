@@ -8,10 +8,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -23,9 +25,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
+import org.openqa.selenium.ElementClickInterceptedException;
+import org.openqa.selenium.ElementNotInteractableException;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.TimeoutException;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -111,15 +117,16 @@ class HawtioBrowserIT extends WorkerITSupport {
         for (String routeId : routeIds) {
             waitFor("route " + routeId + " in the Camel tree", treeNode(routeId));
         }
-        browser.findElement(treeNode("routes")).click();
+        click("the routes folder", treeNode("routes"));
         openTab("Routes");
         for (String routeId : routeIds) {
             waitFor("row of route " + routeId + " in the Routes table", routeRow(routeId));
         }
-        WebElement pipeline = browser.findElement(routeRow("process-task"));
-        assertThat(cell(pipeline, "State")).isEqualTo("Started");
-        assertThat(Long.parseLong(cell(pipeline, "Total"))).as("exchanges of process-task").isGreaterThanOrEqualTo(1);
-        assertThat(cell(browser.findElement(routeRow("llm-small")), "State")).isEqualTo("Started");
+        Map<String, String> pipeline = waitUntil("the row of process-task", driver -> routeRowCells("process-task"));
+        assertThat(pipeline.get("State")).as("process-task %s", pipeline).isEqualTo("Started");
+        assertThat(Long.parseLong(pipeline.get("Total"))).as("exchanges of process-task").isGreaterThanOrEqualTo(1);
+        Map<String, String> llmSmall = waitUntil("the row of llm-small", driver -> routeRowCells("llm-small"));
+        assertThat(llmSmall.get("State")).as("llm-small %s", llmSmall).isEqualTo("Started");
         screenshot("hawtio-routes.png");
         assertStillInHawtio();
     }
@@ -129,10 +136,11 @@ class HawtioBrowserIT extends WorkerITSupport {
         logIn();
         openRoute("llm-small");
         openTab("Route Diagram");
-        waitFor("the diagram of llm-small", By.xpath("//*[contains(@class,'camel-node-label')"
-                + " and normalize-space()='From seda:llm-small']"));
-        List<String> nodes = browser.findElements(By.cssSelector(".react-flow__node .camel-node-label")).stream()
-                .map(WebElement::getText).toList();
+        List<String> nodes = waitUntil("the diagram of llm-small", driver -> {
+            List<String> labels = driver.findElements(By.cssSelector(".react-flow__node .camel-node-label")).stream()
+                    .map(WebElement::getText).toList();
+            return labels.contains("From seda:llm-small") ? labels : null;
+        });
         assertThat(nodes).contains("From seda:llm-small");
         assertThat(nodes).anyMatch(label -> label.startsWith("To langchain4j-ch"));
         assertThat(nodes.size()).as("diagram nodes %s", nodes).isGreaterThanOrEqualTo(3);
@@ -145,11 +153,13 @@ class HawtioBrowserIT extends WorkerITSupport {
         logIn();
         openRoute("process-task");
         openTab("Source");
-        waitFor("the XML source of process-task", By.xpath("//*[contains(@class,'view-line')"
-                + " and contains(normalize-space(),'id=\"process-task\"')]"));
-        String source = browser.findElements(By.cssSelector(".view-lines .view-line")).stream()
-                .map(WebElement::getText).map(line -> line.replace('\u00a0', ' '))
-                .reduce("", (text, line) -> text + line + "\n");
+        // the editor renders the lines in view: the first ones hold the route element and its start
+        String source = waitUntil("the XML source of process-task", driver -> {
+            String text = driver.findElements(By.cssSelector(".view-lines .view-line")).stream()
+                    .map(WebElement::getText).map(line -> line.replace('\u00a0', ' '))
+                    .reduce("", (lines, line) -> lines + line + "\n");
+            return text.contains("id=\"process-task\"") ? text : null;
+        });
         assertThat(source).contains("<route ", "id=\"process-task\"", "<from ", "uri=\"direct:process-task\"",
                 "uri=\"direct:validate-task\"");
         screenshot("hawtio-source-process-task.png");
@@ -225,15 +235,12 @@ class HawtioBrowserIT extends WorkerITSupport {
     }
 
     private void openRoute(String routeId) {
-        waitFor("route " + routeId + " in the Camel tree", treeNode(routeId));
-        browser.findElement(treeNode(routeId)).click();
+        click("route " + routeId + " in the Camel tree", treeNode(routeId));
         waitFor("the page of route " + routeId, By.xpath("//h1[normalize-space()='" + routeId + "']"));
     }
 
     private void openTab(String name) {
-        By tab = By.xpath("//nav[@aria-label='Camel Nav']//a[normalize-space()='" + name + "']");
-        waitFor("the " + name + " tab", tab);
-        browser.findElement(tab).click();
+        click("the " + name + " tab", By.xpath("//nav[@aria-label='Camel Nav']//a[normalize-space()='" + name + "']"));
     }
 
     private static By treeNode(String label) {
@@ -244,16 +251,39 @@ class HawtioBrowserIT extends WorkerITSupport {
         return By.xpath("//table//tr[td[@data-label='Name' and normalize-space()='" + routeId + "']]");
     }
 
-    private static String cell(WebElement row, String column) {
-        return row.findElement(By.xpath("td[@data-label='" + column + "']")).getText().trim();
+    /** The cells of a route's row in the Routes table, by column label. */
+    private Map<String, String> routeRowCells(String routeId) {
+        Map<String, String> cells = new LinkedHashMap<>();
+        for (WebElement cell : browser.findElement(routeRow(routeId)).findElements(By.xpath("td[@data-label]"))) {
+            cells.put(cell.getDomAttribute("data-label"), cell.getText().trim());
+        }
+        return cells;
     }
 
     private void waitFor(String what, By locator) {
+        waitUntil(what, ExpectedConditions.visibilityOfElementLocated(locator));
+    }
+
+    private void click(String what, By locator) {
+        waitUntil(what, driver -> {
+            driver.findElement(locator).click();
+            return true;
+        });
+    }
+
+    /**
+     * Waits until the condition gives a value (not null or false). Hawtio re-renders its views as its Jolokia
+     * answers come in, so elements found a moment ago may be replaced: such attempts are repeated.
+     */
+    private <T> T waitUntil(String what, Function<WebDriver, T> condition) {
         try {
-            wait.withMessage(() -> "Hawtio did not show " + what + "; the browser is at " + browser.getCurrentUrl()
-                            + " showing:\n" + pageTextExcerpt())
-                    .until(ExpectedConditions.visibilityOfElementLocated(locator));
-        } catch (RuntimeException e) {
+            return wait.ignoring(StaleElementReferenceException.class)
+                    .ignoring(ElementClickInterceptedException.class)
+                    .ignoring(ElementNotInteractableException.class)
+                    .withMessage(() -> "Hawtio did not show " + what + "; the browser is at "
+                            + browser.getCurrentUrl() + " showing:\n" + pageTextExcerpt())
+                    .until(condition);
+        } catch (TimeoutException e) {
             String name = what.replaceAll("[^A-Za-z0-9]+", "-");
             screenshot("failed-" + name.substring(0, Math.min(name.length(), 60)) + ".png");
             throw e;
