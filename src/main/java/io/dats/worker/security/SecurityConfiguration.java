@@ -1,5 +1,6 @@
 package io.dats.worker.security;
 
+import java.util.List;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
@@ -19,6 +20,7 @@ import org.springframework.security.web.csrf.CsrfTokenRequestHandler;
 import org.springframework.security.web.csrf.XorCsrfTokenRequestAttributeHandler;
 import org.springframework.security.web.util.matcher.OrRequestMatcher;
 import org.springframework.util.StringUtils;
+import org.springframework.web.cors.CorsConfiguration;
 
 /**
  * The task API ({@code /api/v1/**}) and {@code /health} are open to the worker's clients; everything else
@@ -37,7 +39,7 @@ import org.springframework.util.StringUtils;
  * protection does not cover by default and which a browser sends with the session cookie on a top-level
  * navigation from any site. So a GET on Jolokia needs the token too unless it is a read-only request
  * ({@code read}, {@code list}, {@code search}, {@code version}); what Jolokia may do at all is limited by
- * {@code jolokia-access.xml}.
+ * {@code jolokia-access.xml}. Cross-origin calls to the actuator are refused.
  */
 @Configuration(proxyBeanMethods = false)
 class SecurityConfiguration {
@@ -52,12 +54,14 @@ class SecurityConfiguration {
                         .csrfTokenRequestHandler(new SpaCsrfTokenRequestHandler())
                         .requireCsrfProtectionMatcher(new OrRequestMatcher(CsrfFilter.DEFAULT_CSRF_MATCHER,
                                 SecurityConfiguration::isJolokiaGetThatIsNotARead)))
+                .cors(cors -> cors.configurationSource(SecurityConfiguration::actuatorCors))
                 .httpBasic(Customizer.withDefaults())
                 .formLogin(Customizer.withDefaults());
         return http.build();
     }
 
-    static final String JOLOKIA_PATH = "/actuator/jolokia";
+    /** Jolokia's servlet, and Hawtio's path that forwards to it (the forward does not pass the CSRF filter again). */
+    static final List<String> JOLOKIA_PATHS = List.of("/actuator/jolokia", "/actuator/hawtio/jolokia");
     private static final Pattern JOLOKIA_READ_ONLY = Pattern.compile("/?|/(read|list|search|version)(/.*)?");
 
     /** A GET or HEAD on Jolokia that is not a read-only request (or names its request in the {@code p} parameter). */
@@ -65,12 +69,26 @@ class SecurityConfiguration {
         if (!"GET".equals(request.getMethod()) && !"HEAD".equals(request.getMethod())) {
             return false;
         }
-        String path = request.getServletPath() + (request.getPathInfo() == null ? "" : request.getPathInfo());
-        if (!path.equals(JOLOKIA_PATH) && !path.startsWith(JOLOKIA_PATH + "/")) {
-            return false;
+        String path = path(request);
+        for (String jolokia : JOLOKIA_PATHS) {
+            if (path.equals(jolokia) || path.startsWith(jolokia + "/")) {
+                return request.getParameter("p") != null
+                        || !JOLOKIA_READ_ONLY.matcher(path.substring(jolokia.length())).matches();
+            }
         }
-        return request.getParameter("p") != null
-                || !JOLOKIA_READ_ONLY.matcher(path.substring(JOLOKIA_PATH.length())).matches();
+        return false;
+    }
+
+    /**
+     * No cross-origin calls to the actuator: Hawtio calls Jolokia from its own origin, and Jolokia would otherwise
+     * answer any origin with {@code Access-Control-Allow-Credentials: true}. Other paths keep no CORS handling.
+     */
+    static CorsConfiguration actuatorCors(HttpServletRequest request) {
+        return path(request).startsWith("/actuator/") ? new CorsConfiguration() : null;
+    }
+
+    private static String path(HttpServletRequest request) {
+        return request.getServletPath() + (request.getPathInfo() == null ? "" : request.getPathInfo());
     }
 
     /**

@@ -206,6 +206,26 @@ class HawtioBrowserIT extends WorkerITSupport {
         assertStillInHawtio();
     }
 
+    @Test
+    void jolokiaRefusesOperationsByGetAndCrossOriginCalls() {
+        String basic = "Basic " + java.util.Base64.getEncoder()
+                .encodeToString((ADMIN_USER + ":" + ADMIN_PASSWORD).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        String stop = "/exec/org.apache.camel:context=llm-task-worker,type=routes,name=%22intake-tiny%22/stop()";
+        for (String jolokia : List.of("/actuator/jolokia", "/actuator/hawtio/jolokia")) {
+            HttpResponse<String> byGet = send(request(jolokia + stop).header("Authorization", basic).GET().build());
+            assertThat(byGet.statusCode()).as(jolokia + stop).isEqualTo(403);
+            HttpResponse<String> read = send(request(jolokia + "/read/java.lang:type=Memory/HeapMemoryUsage")
+                    .header("Authorization", basic).GET().build());
+            assertThat(read.statusCode()).as(jolokia + " read").isEqualTo(200);
+        }
+        assertThat(camelContext.getRouteController().getRouteStatus("intake-tiny").isStarted()).isTrue();
+
+        HttpResponse<String> crossOrigin = send(request("/actuator/jolokia/read/java.lang:type=Memory/HeapMemoryUsage")
+                .header("Authorization", basic).header("Origin", "https://example.org").GET().build());
+        assertThat(crossOrigin.statusCode()).isEqualTo(403);
+        assertThat(crossOrigin.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+    }
+
     /**
      * A Jolokia POST from the page, as Hawtio's client sends it: same-origin credentials and, when asked, the
      * {@code XSRF-TOKEN} cookie echoed as {@code X-XSRF-TOKEN}. Returns the JSON answer, or "HTTP <status> <body>"
