@@ -1,8 +1,12 @@
 package io.dats.worker.security;
 
+import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
 
 import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -10,7 +14,14 @@ import org.springframework.security.config.Customizer;
 import org.springframework.security.config.annotation.web.builders.HttpSecurity;
 import org.springframework.security.web.SecurityFilterChain;
 import org.springframework.security.web.csrf.CookieCsrfTokenRepository;
+import org.springframework.security.web.csrf.CsrfFilter;
+import org.springframework.security.web.csrf.CsrfToken;
 import org.springframework.security.web.csrf.CsrfTokenRequestAttributeHandler;
+import org.springframework.security.web.csrf.CsrfTokenRequestHandler;
+import org.springframework.security.web.csrf.XorCsrfTokenRequestAttributeHandler;
+import org.springframework.security.web.util.matcher.OrRequestMatcher;
+import org.springframework.util.StringUtils;
+import org.springframework.web.cors.CorsConfiguration;
 
 /**
  * The task API ({@code /api/v1/**}), the embedded RAG service's context endpoint ({@code /rag/api/v1/context}, which
@@ -20,6 +31,19 @@ import org.springframework.security.web.csrf.CsrfTokenRequestAttributeHandler;
  * preflight (none is allowed), so it needs no CSRF token: {@code curl -u} works as documented.
  * The user comes from the environment ({@code SPRING_SECURITY_USER_NAME}/{@code SPRING_SECURITY_USER_PASSWORD});
  * without it Spring Boot generates a password at start and logs it.
+ *
+ * <p>CSRF protection stays on for every state-changing call outside {@code /api/v1/**}. Hawtio is a single-page
+ * application: its client reads the {@code XSRF-TOKEN} cookie and sends it back as {@code X-XSRF-TOKEN} on every
+ * Jolokia call (all of them POSTs). The token is therefore kept in a cookie readable by the page and (re)issued on
+ * every response that passes the CSRF filter, including the redirect after the form login, which replaces the
+ * token. Without that, the login deleted the cookie, no page set it again, every Jolokia POST got 403 and Hawtio
+ * logged itself out.
+ *
+ * <p>Jolokia also accepts its requests as GETs ({@code /actuator/jolokia/exec/<mbean>/<operation>}), which CSRF
+ * protection does not cover by default and which a browser sends with the session cookie on a top-level
+ * navigation from any site. So a GET on Jolokia needs the token too unless it is a read-only request
+ * ({@code read}, {@code list}, {@code search}, {@code version}); what Jolokia may do at all is limited by
+ * {@code jolokia-access.xml}. Cross-origin calls to the actuator are refused.
  */
 @Configuration(proxyBeanMethods = false)
 class SecurityConfiguration {
@@ -38,13 +62,71 @@ class SecurityConfiguration {
         http.authorizeHttpRequests(requests -> requests
                         .requestMatchers("/health", "/api/v1/**", RAG_CONTEXT, "/error").permitAll()
                         .anyRequest().hasRole("ADMIN"))
-                // Hawtio's browser client sends the XSRF-TOKEN cookie back as X-XSRF-TOKEN on its Jolokia POSTs
                 .csrf(csrf -> csrf.ignoringRequestMatchers("/api/v1/**", RAG_CONTEXT)
                         .ignoringRequestMatchers(SecurityConfiguration::isJsonRagIngest)
                         .csrfTokenRepository(CookieCsrfTokenRepository.withHttpOnlyFalse())
-                        .csrfTokenRequestHandler(new CsrfTokenRequestAttributeHandler()))
+                        .csrfTokenRequestHandler(new SpaCsrfTokenRequestHandler())
+                        .requireCsrfProtectionMatcher(new OrRequestMatcher(CsrfFilter.DEFAULT_CSRF_MATCHER,
+                                SecurityConfiguration::isJolokiaGetThatIsNotARead)))
+                .cors(cors -> cors.configurationSource(SecurityConfiguration::actuatorCors))
                 .httpBasic(Customizer.withDefaults())
                 .formLogin(Customizer.withDefaults());
         return http.build();
+    }
+
+    /** Jolokia's servlet, and Hawtio's path that forwards to it (the forward does not pass the CSRF filter again). */
+    static final List<String> JOLOKIA_PATHS = List.of("/actuator/jolokia", "/actuator/hawtio/jolokia");
+    private static final Pattern JOLOKIA_READ_ONLY = Pattern.compile("/?|/(read|list|search|version)(/.*)?");
+
+    /** A GET or HEAD on Jolokia that is not a read-only request (or names its request in the {@code p} parameter). */
+    static boolean isJolokiaGetThatIsNotARead(HttpServletRequest request) {
+        if (!"GET".equals(request.getMethod()) && !"HEAD".equals(request.getMethod())) {
+            return false;
+        }
+        String path = path(request);
+        for (String jolokia : JOLOKIA_PATHS) {
+            if (path.equals(jolokia) || path.startsWith(jolokia + "/")) {
+                return request.getParameter("p") != null
+                        || !JOLOKIA_READ_ONLY.matcher(path.substring(jolokia.length())).matches();
+            }
+        }
+        return false;
+    }
+
+    /**
+     * No cross-origin calls to the actuator: Hawtio calls Jolokia from its own origin, and Jolokia would otherwise
+     * answer any origin with {@code Access-Control-Allow-Credentials: true}. Other paths keep no CORS handling.
+     */
+    static CorsConfiguration actuatorCors(HttpServletRequest request) {
+        return path(request).startsWith("/actuator/") ? new CorsConfiguration() : null;
+    }
+
+    private static String path(HttpServletRequest request) {
+        return request.getServletPath() + (request.getPathInfo() == null ? "" : request.getPathInfo());
+    }
+
+    /**
+     * Spring Security 6's request handler for single-page applications: the token a page renders (the login form's
+     * hidden {@code _csrf} field) is XOR-masked against BREACH, a token sent in the {@code X-XSRF-TOKEN} header is the
+     * raw cookie value (what Hawtio's client sends), and the deferred token is loaded on every request so that the
+     * repository writes the cookie whenever it is missing or was just replaced by the login.
+     */
+    static final class SpaCsrfTokenRequestHandler implements CsrfTokenRequestHandler {
+
+        private final CsrfTokenRequestHandler plain = new CsrfTokenRequestAttributeHandler();
+        private final CsrfTokenRequestHandler xor = new XorCsrfTokenRequestAttributeHandler();
+
+        @Override
+        public void handle(HttpServletRequest request, HttpServletResponse response, Supplier<CsrfToken> csrfToken) {
+            xor.handle(request, response, csrfToken);
+            // load the deferred token: a new one is generated and written as the XSRF-TOKEN cookie when absent
+            csrfToken.get();
+        }
+
+        @Override
+        public String resolveCsrfTokenValue(HttpServletRequest request, CsrfToken csrfToken) {
+            String header = request.getHeader(csrfToken.getHeaderName());
+            return (StringUtils.hasText(header) ? plain : xor).resolveCsrfTokenValue(request, csrfToken);
+        }
     }
 }
