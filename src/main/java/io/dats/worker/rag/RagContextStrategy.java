@@ -24,6 +24,8 @@ public class RagContextStrategy implements AggregationStrategy {
     public static final String USED = "used";
     public static final String EMPTY = "empty";
     public static final String UNAVAILABLE = "unavailable";
+    /** Set by the rag-context route when the call failed (it handles the failure, so Hawtio counts no failed exchange). */
+    public static final String RAG_FAILURE = "ragFailure";
 
     private static final Logger LOG = LoggerFactory.getLogger(RagContextStrategy.class);
 
@@ -40,10 +42,11 @@ public class RagContextStrategy implements AggregationStrategy {
         }
         original.setVariable(TaskVariables.RAG_CONTEXT, "");
         original.setVariable(TaskVariables.RAG_SOURCES, List.of());
-        if (rag == null || rag.getException() != null) {
+        String handledFailure = rag == null ? null : rag.getVariable(RAG_FAILURE, String.class);
+        if (rag == null || rag.getException() != null || handledFailure != null) {
             Exception failure = rag == null ? null : rag.getException();
             LOG.warn("RAG service unavailable for task {}: {}", original.getVariable(TaskVariables.TASK_ID),
-                    failure == null ? "no answer" : failure.getMessage());
+                    failure != null ? failure.getMessage() : handledFailure != null ? handledFailure : "no answer");
             original.setVariable(TaskVariables.RAG_STATUS, UNAVAILABLE);
             return original;
         }

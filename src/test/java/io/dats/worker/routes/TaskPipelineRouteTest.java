@@ -66,6 +66,7 @@ import static org.awaitility.Awaitility.await;
  */
 @CamelSpringBootTest
 @UseAdviceWith
+@org.apache.camel.test.spring.junit5.DisableJmx(false)
 @SpringBootTest(classes = WorkerApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {
                 "worker.rag.timeout=500ms",
@@ -276,10 +277,13 @@ class TaskPipelineRouteTest {
     @ValueSource(ints = {500, 503, 404})
     void completesTheTaskWithoutContextWhenRagAnswersAnError(int status) throws Exception {
         RAG.respondWith(request -> RagReply.error(status));
+        long failedBefore = ragContextFailures();
 
         JsonNode document = completed(execute(task("route-rag-" + status, "Write fib", "code-general", null), Map.of()));
 
         assertThat(document.path("rag").asText()).isEqualTo("unavailable");
+        // a RAG outage is handled by design: Hawtio's counters show no failed exchange for it
+        assertThat(ragContextFailures()).isEqualTo(failedBefore);
         assertThat(RAG.requestCount()).isEqualTo(1);
         assertThat(onlyLlmCall().prompt()).doesNotContain("Retrieved project context");
     }
@@ -667,6 +671,15 @@ class TaskPipelineRouteTest {
 
     private MockEndpoint mock(String uri) {
         return camelContext.getEndpoint(uri, MockEndpoint.class);
+    }
+
+    /** The rag-context route's failed-exchange counter, as Hawtio reads it over JMX. */
+    private long ragContextFailures() throws Exception {
+        javax.management.MBeanServer jmx = java.lang.management.ManagementFactory.getPlatformMBeanServer();
+        var names = jmx.queryNames(new javax.management.ObjectName(
+                "org.apache.camel:type=routes,name=\"rag-context\",*"), null);
+        assertThat(names).hasSize(1);
+        return (Long) jmx.getAttribute(names.iterator().next(), "ExchangesFailed");
     }
 
     /** Renders of a domain's template; the toD's endpoint (and so its mock) exists once a task used it. */
