@@ -12,9 +12,21 @@ public record Failure(String error, String reason, int httpStatus) {
     public static final String INVALID_OUTPUT = "invalid_output";
     public static final String PUBLISH_FAILED = "publish_failed";
     public static final String INTERNAL_ERROR = "internal_error";
+    public static final String TIER_BUSY = "tier_busy";
+    public static final String UNAUTHORIZED = "unauthorized";
+    public static final String FORBIDDEN = "forbidden";
+    public static final String CLIENT_DISCONNECTED = "client_disconnected";
 
     /** Failures of the request itself get a 400 and no event: the REST caller is told directly. */
     public boolean isInvalidTask() {
         return INVALID_TASK.equals(error);
+    }
+
+    /**
+     * Requests refused before they became a task (invalid, tier line full, no or wrong API key): the REST caller is
+     * told directly and no {@code task.failed} is published.
+     */
+    public boolean isRefused() {
+        return isInvalidTask() || TIER_BUSY.equals(error) || UNAUTHORIZED.equals(error) || FORBIDDEN.equals(error);
     }
 }

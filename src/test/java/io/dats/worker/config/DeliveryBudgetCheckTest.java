@@ -81,7 +81,7 @@ class DeliveryBudgetCheckTest {
                 new WorkerProperties.Broker(broker.exchange(), broker.queuePrefix(), broker.readyRoutingKeyPrefix(),
                         broker.deadLetterExchange(), broker.deadLetterQueue(), broker.deliveryLimit(), broker.prefetch(),
                         Duration.ofMinutes(10)),
-                defaults.retry(), defaults.images(), defaults.templateDir());
+                defaults.retry(), defaults.images(), defaults.templateDir(), defaults.api());
 
         List<String> problems = DeliveryBudgetCheck.violations(properties);
 
