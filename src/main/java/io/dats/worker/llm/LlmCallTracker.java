@@ -35,7 +35,8 @@ public class LlmCallTracker implements ChatModelListener {
      */
     public void begin(Exchange exchange) {
         if (!RestLine.start(exchange)) {
-            // the REST caller disconnected while waiting: no call; the route stops here and the caller sees the failure
+            // the REST caller disconnected while waiting: no call, and the exchange stops here (the route-stop flag is
+            // copied back to the waiting caller, so its pipeline publishes nothing); the failure is kept for the record
             exchange.setVariable(ATTEMPTS, 0);
             exchange.setVariable(FAILURE, new ClientGoneException(exchange.getVariable(TaskVariables.TIER, String.class)));
             exchange.setRouteStop(true);
