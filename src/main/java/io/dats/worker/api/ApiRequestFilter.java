@@ -28,6 +28,8 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * <li>task endpoints ({@code /api/v1/**} except health and the OpenAPI document): the API key when keys are
  * configured (401), a JSON content type on POST (415), the body limit {@code worker.api.max-body-size} (413, from
  * {@code Content-Length} without reading the body, or while reading a chunked body, stopping at the limit);</li>
+ * <li>health and the OpenAPI document: any method but GET/HEAD is a JSON 405 (before Spring Security's CSRF check,
+ * which would answer a POST with a bare 403);</li>
  * <li>every REST request: inbound {@code Camel*} headers (any letter case) and all query parameters are hidden, so
  * they never become exchange headers (the API takes no query parameters).</li>
  * </ul>
@@ -35,6 +37,7 @@ import org.springframework.web.filter.OncePerRequestFilter;
 class ApiRequestFilter extends OncePerRequestFilter {
 
     private static final List<String> OPEN_API_PATHS = List.of("/api/v1/health", "/api/v1/openapi.json");
+    private static final List<String> READ_METHODS = List.of("GET", "HEAD", "OPTIONS");
 
     private final WorkerProperties properties;
     private final ApiKeys apiKeys;
@@ -49,6 +52,13 @@ class ApiRequestFilter extends OncePerRequestFilter {
             throws ServletException, IOException {
         String path = request.getRequestURI().substring(request.getContextPath().length());
         HttpServletRequest sanitized = new SanitizedRequest(request, null);
+        if ((path.equals("/health") || OPEN_API_PATHS.contains(path)) && !READ_METHODS.contains(request.getMethod())) {
+            // answered here, before Spring Security's CSRF check would turn a POST into a bare 403
+            response.setHeader("Allow", "GET, HEAD");
+            ApiErrors.write(response, 405, "method_not_allowed", request.getMethod() + " is not allowed on " + path
+                    + ": GET is (see /api/v1/openapi.json)");
+            return;
+        }
         if (!path.startsWith("/api/v1/") || OPEN_API_PATHS.contains(path)) {
             chain.doFilter(sanitized, response);
             return;

@@ -109,20 +109,39 @@ class RestIntakeIT extends WorkerITSupport {
         Map<String, java.util.concurrent.atomic.AtomicInteger> maxRestWaiting = new java.util.concurrent.ConcurrentHashMap<>();
         AtomicBoolean polling = new AtomicBoolean(true);
         AtomicLong worstHealthNanos = new AtomicLong();
+        AtomicLong worstControlNanos = new AtomicLong();
+        AtomicLong worstExcessNanos = new AtomicLong();
         List<Integer> healthStatuses = java.util.Collections.synchronizedList(new ArrayList<>());
         // its own client: the 200 calls' client shares one selector thread, which would delay the probe client-side
         HttpClient healthClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        // the control: a trivial HTTP round trip to a loopback server outside the worker, right before each probe.
+        // This machine has 2 cores shared with other builds (load averages of 20 were seen); what the machine's run
+        // queue costs any request shows in the control, what the worker adds shows in the difference
+        com.sun.net.httpserver.HttpServer control = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        control.createContext("/", exchange -> {
+            exchange.sendResponseHeaders(204, -1);
+            exchange.close();
+        });
+        control.start();
+        URI controlUri = URI.create("http://127.0.0.1:" + control.getAddress().getPort() + "/");
         long burstStart = System.nanoTime();
         Thread healthPoller = new Thread(() -> {
             while (polling.get()) {
+                long controlStart = System.nanoTime();
+                healthClient.sendAsync(HttpRequest.newBuilder(controlUri).GET().build(),
+                        HttpResponse.BodyHandlers.discarding()).join();
+                long controlTook = System.nanoTime() - controlStart;
                 long start = System.nanoTime();
                 HttpResponse<String> health = healthClient.sendAsync(HttpRequest.newBuilder(uri("/health"))
                         .timeout(Duration.ofSeconds(30)).GET().build(), HttpResponse.BodyHandlers.ofString()).join();
                 long took = System.nanoTime() - start;
                 worstHealthNanos.accumulateAndGet(took, Math::max);
+                worstControlNanos.accumulateAndGet(controlTook, Math::max);
+                worstExcessNanos.accumulateAndGet(took - controlTook, Math::max);
                 if (took > 300_000_000L) {
-                    System.out.printf("slow /health: %d ms at %d ms into the burst%n", took / 1_000_000,
-                            (start - burstStart) / 1_000_000);
+                    System.out.printf("slow /health: %d ms (control %d ms) at %d ms into the burst%n", took / 1_000_000,
+                            controlTook / 1_000_000, (start - burstStart) / 1_000_000);
                 }
                 healthStatuses.add(health.statusCode());
                 parse(health.body()).path("tiers").fields().forEachRemaining(tier -> maxRestWaiting
@@ -170,6 +189,7 @@ class RestIntakeIT extends WorkerITSupport {
                 .get(3, java.util.concurrent.TimeUnit.MINUTES);
         polling.set(false);
         healthPoller.join();
+        control.stop(0);
 
         int tooMany = 0;
         System.out.println("200 concurrent REST calls (tiny calls " + tinyTime.toSeconds() + " s, others "
@@ -202,11 +222,15 @@ class RestIntakeIT extends WorkerITSupport {
             // is admitted, more when calls finish while callers still arrive
             assertThat(ok).as("admitted for " + tier).isGreaterThanOrEqualTo(Math.min(calls.get(tier), MAX_WAITING.get(tier)));
         }
-        System.out.printf("  429 answers: %d; tiny-tier call while frontier was busy: worst %d ms; /health worst %d ms over %d polls%n",
-                tooMany, worstTinyNanos / 1_000_000, worstHealthNanos.get() / 1_000_000, healthStatuses.size());
+        System.out.printf("  429 answers: %d; tiny-tier call while frontier was busy: worst %d ms; /health worst %d ms "
+                        + "over %d polls (control round trip worst %d ms; /health beyond its control worst %d ms)%n",
+                tooMany, worstTinyNanos / 1_000_000, worstHealthNanos.get() / 1_000_000, healthStatuses.size(),
+                worstControlNanos.get() / 1_000_000, worstExcessNanos.get() / 1_000_000);
         assertThat(tooMany).as("the lines overflowed").isPositive();
         assertThat(healthStatuses).isNotEmpty().allMatch(status -> status == 200);
-        assertThat(Duration.ofNanos(worstHealthNanos.get())).isLessThan(Duration.ofSeconds(1));
+        // health never waits for a thread or for a tier (before this design it waited behind the tasks: > 30 s);
+        // the bound is on what the worker adds to a trivial round trip on this machine at that moment
+        assertThat(Duration.ofNanos(worstExcessNanos.get())).isLessThan(Duration.ofSeconds(1));
         // a tiny call waits neither for a thread nor behind frontier calls: far less than one frontier call
         assertThat(Duration.ofNanos(worstTinyNanos)).isLessThan(callTime);
     }
