@@ -26,9 +26,11 @@ public class WorkerHealth {
     private final ConnectionFactory connectionFactory;
     private final WorkerProperties properties;
     private final ObjectMapper mapper;
+    private final RestLine restLine;
 
     WorkerHealth(CamelContext camelContext, ConnectionFactory connectionFactory, WorkerProperties properties,
-                 ObjectMapper mapper) {
+                 ObjectMapper mapper, RestLine restLine) {
+        this.restLine = restLine;
         this.camelContext = camelContext;
         this.connectionFactory = connectionFactory;
         this.properties = properties;
@@ -50,6 +52,8 @@ public class WorkerHealth {
             detail.put("model", tier.model());
             detail.put("concurrency", tier.concurrency());
             detail.put("waiting", waiting(name));
+            detail.put("max_waiting", tier.maxWaiting());
+            detail.put("rest_waiting", restLine.waiting(name));
             tiers.put(name, detail);
         });
         Map<String, Object> body = new LinkedHashMap<>();

@@ -15,6 +15,7 @@ import jakarta.validation.constraints.NotNull;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
 
 /**
@@ -31,7 +32,8 @@ public record WorkerProperties(
         @NotNull @Valid Broker broker,
         @NotNull @Valid Retry retry,
         @NotNull @Valid Images images,
-        @DefaultValue("templates") String templateDir) {
+        @DefaultValue("templates") String templateDir,
+        @DefaultValue @Valid Api api) {
 
     /** Tier and domain names end up in queue names, route ids and bean names. */
     public static final Pattern NAME = Pattern.compile("[a-z][a-z0-9]*(-[a-z0-9]+)*");
@@ -41,6 +43,9 @@ public record WorkerProperties(
         domains = domains == null ? Map.of() : new LinkedHashMap<>(domains);
         if (images == null) {
             images = new Images(4, 5 * 1024 * 1024);
+        }
+        if (api == null) {
+            api = new Api(null, null, null, null, 32);
         }
         for (String name : tiers.keySet()) {
             requireName("worker.tiers", name);
@@ -103,7 +108,8 @@ public record WorkerProperties(
             Map<String, String> headers,
             @DefaultValue("0") @Min(0) int requestsPerMinute,
             @DefaultValue("1m") Duration ratePeriod,
-            @DefaultValue("false") boolean vision) {
+            @DefaultValue("false") boolean vision,
+            @DefaultValue("20") @Min(0) int maxWaiting) {
 
         public Tier {
             headers = headers == null ? Map.of() : Map.copyOf(headers);
@@ -166,6 +172,33 @@ public record WorkerProperties(
     public record Images(
             @DefaultValue("4") @Min(0) int maxCount,
             @DefaultValue("5242880") @Min(1) long maxBytes) {
+    }
+
+    /**
+     * The REST intake: the request body limit, the {@code Retry-After} of a 429, the API keys (from a secrets file
+     * named by {@code keys-file}, or {@code keys.<name>.key}/{@code .tiers} from the environment; none = open) and
+     * the threads kept beyond the tiers' lines for requests that do not wait (validation errors, 429s).
+     */
+    public record Api(
+            DataSize maxBodySize,
+            Duration retryAfter,
+            String keysFile,
+            Map<String, ApiKey> keys,
+            @DefaultValue("32") @Min(1) int threadHeadroom) {
+
+        public Api {
+            maxBodySize = maxBodySize == null ? DataSize.ofMegabytes(32) : maxBodySize;
+            retryAfter = retryAfter == null ? Duration.ofSeconds(5) : retryAfter;
+            keys = keys == null ? Map.of() : new LinkedHashMap<>(keys);
+        }
+    }
+
+    /** One API key and the tiers it may use ({@code *} for every tier). */
+    public record ApiKey(String key, java.util.List<String> tiers) {
+
+        public ApiKey {
+            tiers = tiers == null ? java.util.List.of() : java.util.List.copyOf(tiers);
+        }
     }
 
     /** The RAG service's context endpoint. */

@@ -5,6 +5,8 @@ import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.listener.ChatModelRequestContext;
 import dev.langchain4j.model.chat.listener.ChatModelResponseContext;
 import dev.langchain4j.model.output.TokenUsage;
+import io.dats.worker.api.ClientGoneException;
+import io.dats.worker.api.RestLine;
 import io.dats.worker.task.TaskAbandonedException;
 import io.dats.worker.task.TaskVariables;
 import org.apache.camel.Exchange;
@@ -30,8 +32,19 @@ public class LlmCallTracker implements ChatModelListener {
 
     private final ThreadLocal<Exchange> current = new ThreadLocal<>();
 
-    /** Called right before the langchain4j-chat endpoint; redeliveries of that endpoint stay on this thread. */
+    /**
+     * Called right before the langchain4j-chat endpoint; redeliveries of that endpoint stay on this thread. A REST
+     * task leaves its tier's waiting line here ({@link RestLine}); one whose caller has gone is not called.
+     */
     public void begin(Exchange exchange) {
+        if (!RestLine.start(exchange)) {
+            // the REST caller disconnected while waiting: no call, and the exchange stops here (the route-stop flag is
+            // copied back to the waiting caller, so its pipeline publishes nothing); the failure is kept for the record
+            exchange.setVariable(ATTEMPTS, 0);
+            exchange.setVariable(FAILURE, new ClientGoneException(exchange.getVariable(TaskVariables.TIER, String.class)));
+            exchange.setRouteStop(true);
+            return;
+        }
         exchange.setVariable(ATTEMPTS, 0);
         exchange.removeVariable(FAILURE);
         exchange.removeVariable(COMPLETED);

@@ -14,14 +14,26 @@ public record Failure(String error, String reason, int httpStatus) {
     public static final String INTERNAL_ERROR = "internal_error";
     /** A stopping worker gave the task up: no event, the task goes back to its queue or the REST caller retries. */
     public static final String SHUTTING_DOWN = "shutting_down";
+    public static final String TIER_BUSY = "tier_busy";
+    public static final String UNAUTHORIZED = "unauthorized";
+    public static final String FORBIDDEN = "forbidden";
+    public static final String CLIENT_DISCONNECTED = "client_disconnected";
 
     /** Failures of the request itself get a 400 and no event: the REST caller is told directly. */
     public boolean isInvalidTask() {
         return INVALID_TASK.equals(error);
     }
 
-    /** Whether the failure is published as task.failed: not for an invalid request nor a task given up at shutdown. */
+    /**
+     * Requests refused before they became a task (invalid, tier line full, no or wrong API key): the REST caller is
+     * told directly and no {@code task.failed} is published.
+     */
+    public boolean isRefused() {
+        return isInvalidTask() || TIER_BUSY.equals(error) || UNAUTHORIZED.equals(error) || FORBIDDEN.equals(error);
+    }
+
+    /** Whether the failure is published as task.failed: not for a refused request nor a task given up at shutdown. */
     public boolean isPublished() {
-        return !isInvalidTask() && !SHUTTING_DOWN.equals(error);
+        return !isRefused() && !SHUTTING_DOWN.equals(error);
     }
 }

@@ -10,6 +10,9 @@ import java.util.stream.Collectors;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dats.worker.api.ApiAccessException;
+import io.dats.worker.api.ClientGoneException;
+import io.dats.worker.api.TierBusyException;
 import io.dats.worker.config.WorkerProperties;
 import io.dats.worker.llm.LlmCallException;
 import io.dats.worker.llm.LlmCallTracker;
@@ -28,6 +31,9 @@ import org.springframework.stereotype.Component;
  */
 @Component("failureEvents")
 public class FailureEvents {
+
+    /** Exchange variable: the REST request body as received (for the task id of a refused request). */
+    public static final String REQUEST_BODY = "requestBody";
 
     private static final int MAX_REASON = 2000;
     private static final String OUTPUT_SCHEMA = "task-output.schema.json";
@@ -52,6 +58,19 @@ public class FailureEvents {
         }
         if (find(cause, TaskAbandonedException.class).isPresent()) {
             return new Failure(Failure.SHUTTING_DOWN, message(cause), 503);
+        }
+        Optional<TierBusyException> busy = find(cause, TierBusyException.class);
+        if (busy.isPresent()) {
+            return new Failure(Failure.TIER_BUSY, busy.get().getMessage(), 429);
+        }
+        Optional<ApiAccessException> access = find(cause, ApiAccessException.class);
+        if (access.isPresent()) {
+            return new Failure(access.get().error(), access.get().getMessage(), access.get().status());
+        }
+        Optional<ClientGoneException> gone = find(cause, ClientGoneException.class);
+        if (gone.isPresent()) {
+            // nginx's "client closed request": nobody reads it, the task.failed event carries it
+            return new Failure(Failure.CLIENT_DISCONNECTED, gone.get().getMessage(), 499);
         }
         Optional<LlmCallException> llm = find(cause, LlmCallException.class);
         if (llm.isPresent()) {
@@ -125,8 +144,15 @@ public class FailureEvents {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("error", failure.error());
         body.put("detail", failure.reason());
-        body.put("task_id", exchange.getVariable(TaskVariables.TASK_ID, String.class));
+        // the task id whenever the request had one, also when it was refused before it was read as a task
+        body.put("task_id", orOriginal(exchange.getVariable(TaskVariables.TASK_ID, String.class),
+                lenientJson(exchange.getVariable(REQUEST_BODY, String.class)), "task_id"));
         exchange.getMessage().setHeader(Exchange.HTTP_RESPONSE_CODE, failure.httpStatus());
+        Throwable cause = caught(exchange);
+        Optional<TierBusyException> busy = cause == null ? Optional.empty() : find(cause, TierBusyException.class);
+        if (busy.isPresent()) {
+            exchange.getMessage().setHeader("Retry-After", Math.max(1, busy.get().retryAfter().toSeconds()));
+        }
         return mapper.writeValueAsString(body);
     }
 

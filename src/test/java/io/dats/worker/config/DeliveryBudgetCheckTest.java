@@ -82,7 +82,7 @@ class DeliveryBudgetCheckTest {
                         broker.deadLetterExchange(), broker.deadLetterQueue(), broker.unroutedExchange(),
                         broker.unroutedQueue(), broker.deliveryLimit(), broker.prefetch(),
                         Duration.ofMinutes(10)),
-                defaults.retry(), defaults.images(), defaults.templateDir());
+                defaults.retry(), defaults.images(), defaults.templateDir(), defaults.api());
 
         List<String> problems = DeliveryBudgetCheck.violations(properties);
 

@@ -45,7 +45,7 @@ public final class TestWorkerProperties {
     public static Tier tier(Provider provider, String baseUrl, String model, String apiKey, int concurrency,
                             Duration timeout, int maxAttempts) {
         return new Tier(provider, URI.create(baseUrl), model, apiKey, concurrency, null, timeout, maxAttempts, 4096, null,
-                null, MaxTokensField.AUTO, Map.of(), 0, Duration.ofMinutes(1), false);
+                null, MaxTokensField.AUTO, Map.of(), 0, Duration.ofMinutes(1), false, 20);
     }
 
     /** A copy with one tier replaced. */
@@ -53,21 +53,23 @@ public final class TestWorkerProperties {
         Map<String, Tier> tiers = new LinkedHashMap<>(properties.tiers());
         tiers.put(name, tier);
         return new WorkerProperties(tiers, properties.domains(), properties.rag(), properties.broker(), properties.retry(),
-                properties.images(), properties.templateDir());
+                properties.images(), properties.templateDir(), properties.api());
     }
 
     /** A copy of the tier with other max-attempts and timeout. */
     public static Tier withBudget(Tier tier, int maxAttempts, Duration timeout) {
         return new Tier(tier.provider(), tier.baseUrl(), tier.model(), tier.apiKey(), tier.concurrency(), tier.consumers(),
                 timeout, maxAttempts, tier.maxOutputTokens(), tier.temperature(), tier.contextWindow(),
-                tier.maxTokensField(), tier.headers(), tier.requestsPerMinute(), tier.ratePeriod(), tier.vision());
+                tier.maxTokensField(), tier.headers(), tier.requestsPerMinute(), tier.ratePeriod(), tier.vision(),
+                tier.maxWaiting());
     }
 
     /** A copy of the tier served at another base URL under another model name, with an optional API key. */
     public static Tier pointedAt(Tier tier, String baseUrl, String model, String apiKey, Duration timeout) {
         return new Tier(tier.provider(), URI.create(baseUrl), model, apiKey, tier.concurrency(), tier.consumers(),
                 timeout, tier.maxAttempts(), tier.maxOutputTokens(), tier.temperature(), tier.contextWindow(),
-                tier.maxTokensField(), tier.headers(), tier.requestsPerMinute(), tier.ratePeriod(), tier.vision());
+                tier.maxTokensField(), tier.headers(), tier.requestsPerMinute(), tier.ratePeriod(), tier.vision(),
+                tier.maxWaiting());
     }
 
     /** A copy of the tier with provider settings. */
@@ -75,6 +77,6 @@ public final class TestWorkerProperties {
                                     MaxTokensField field, Map<String, String> headers, boolean vision) {
         return new Tier(tier.provider(), tier.baseUrl(), tier.model(), tier.apiKey(), tier.concurrency(), tier.consumers(),
                 tier.timeout(), tier.maxAttempts(), maxOutputTokens, temperature, contextWindow, field, headers,
-                tier.requestsPerMinute(), tier.ratePeriod(), vision);
+                tier.requestsPerMinute(), tier.ratePeriod(), vision, tier.maxWaiting());
     }
 }

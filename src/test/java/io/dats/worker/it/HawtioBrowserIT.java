@@ -78,6 +78,8 @@ class HawtioBrowserIT extends WorkerITSupport {
 
     @BeforeEach
     void openBrowser() throws IOException {
+        // outcomes are published mandatory: something must be bound to task.output.created on this virtual host
+        EventInbox.events(BROKER, "task.output.created");
         Path chromium = onPath("chromium");
         Path chromedriver = onPath("chromedriver");
         profile = Files.createTempDirectory("hawtio-it-chromium-");
@@ -139,11 +141,12 @@ class HawtioBrowserIT extends WorkerITSupport {
         List<String> nodes = waitUntil("the diagram of llm-small", driver -> {
             List<String> labels = driver.findElements(By.cssSelector(".react-flow__node .camel-node-label")).stream()
                     .map(WebElement::getText).toList();
-            boolean drawn = labels.contains("From seda:llm-small") && labels.size() >= 3
+            // llm-small is made from the route template tier-llm-call: its definition says seda:llm-{{tier}}
+            boolean drawn = labels.stream().anyMatch(label -> label.startsWith("From seda:llm-")) && labels.size() >= 3
                     && labels.stream().anyMatch(label -> label.startsWith("To langchain4j-ch"));
             return drawn ? labels : null;
         });
-        assertThat(nodes).contains("From seda:llm-small");
+        assertThat(nodes).anyMatch(label -> label.startsWith("From seda:llm-"));
         assertThat(nodes).anyMatch(label -> label.startsWith("To langchain4j-ch"));
         assertThat(nodes.size()).as("diagram nodes %s", nodes).isGreaterThanOrEqualTo(3);
         screenshot("hawtio-route-diagram-llm-small.png");
@@ -195,7 +198,7 @@ class HawtioBrowserIT extends WorkerITSupport {
         String route = "org.apache.camel:context=llm-task-worker,type=routes,name=\"llm-small\"";
         JsonNode dump = parse(jolokiaFromThePage(true, Map.of("type", "exec", "mbean", route, "operation", "dumpRouteAsXml()")));
         assertThat(dump.path("status").asInt()).as(dump.toString()).isEqualTo(200);
-        assertThat(dump.path("value").asText()).contains("id=\"llm-small\"", "seda:llm-small");
+        assertThat(dump.path("value").asText()).contains("id=\"llm-small\"", "seda:llm-");
 
         JsonNode gc = parse(jolokiaFromThePage(true, Map.of("type", "exec", "mbean", "java.lang:type=Memory", "operation", "gc()")));
         assertThat(gc.path("status").asInt()).as(gc.toString()).isEqualTo(403);

@@ -234,6 +234,15 @@ class PipelineIT extends WorkerITSupport {
     }
 
     @Test
+    void withoutApiKeysConfiguredTheTaskEndpointIsOpen() {
+        // this context configures no key (RestIntakeIT's does): no X-API-Key is needed, and one sent is ignored
+        assertThat(execute(task("open-no-key", "code-general", "Hello")).statusCode()).isEqualTo(200);
+        HttpResponse<String> withKey = send(request("/api/v1/execute").header("Content-Type", "application/json")
+                .header("X-API-Key", "anything").POST(HttpRequest.BodyPublishers.ofString(task("open-any-key", "code-general", "Hello"))).build());
+        assertThat(withKey.statusCode()).isEqualTo(200);
+    }
+
+    @Test
     void healthAnswersUpOnBothPathsWithoutAuthentication() {
         for (String path : List.of("/health", "/api/v1/health")) {
             HttpResponse<String> response = send(request(path).GET().build());
