@@ -215,6 +215,35 @@ class DeadLetterReplayIT extends WorkerITSupport {
         assertThat(send(request("/api/v1/health").GET().build()).statusCode()).isEqualTo(200);
     }
 
+    @Test
+    void theDocumentedCommandCallsTheEndpointWithTheAdminFromTheEnvironment() throws Exception {
+        CommandResult moved = command(ADMIN_PASSWORD, "--task-id", "no-such-task", "--limit", "3");
+        assertThat(moved.exitCode()).as(moved.output()).isZero();
+        assertThat(parse(moved.output()).path("moved").asInt()).isZero();
+        CommandResult listed = command(ADMIN_PASSWORD, "--list");
+        assertThat(listed.exitCode()).as(listed.output()).isZero();
+        assertThat(parse(listed.output()).has("by_error")).isTrue();
+        // without a filter it asks for --all instead of moving everything
+        assertThat(command(ADMIN_PASSWORD).exitCode()).isEqualTo(2);
+        assertThat(command("wrong", "--all").exitCode()).isNotZero();
+    }
+
+    record CommandResult(int exitCode, String output) {
+    }
+
+    private CommandResult command(String password, String... args) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of("bin/replay-dead-letters", "--url", "http://127.0.0.1:" + port));
+        command.addAll(List.of(args));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(false);
+        builder.environment().put("SPRING_SECURITY_USER_NAME", ADMIN_USER);
+        builder.environment().put("SPRING_SECURITY_USER_PASSWORD", password);
+        builder.redirectError(ProcessBuilder.Redirect.DISCARD);
+        Process process = builder.start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        assertThat(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        return new CommandResult(process.exitValue(), output);
+    }
+
     private JsonNode replay(String filter) {
         HttpResponse<String> response = admin(request(REPLAY).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(filter)));
