@@ -144,7 +144,7 @@ public class DeadLetterReplay {
     }
 
     /** Returns null when the scan completed, or why it stopped (the message concerned is back in its queue). */
-    private String scan(Channel channel, ReplayFilter filter, ReplayReport report) throws IOException {
+    String scan(Channel channel, ReplayFilter filter, ReplayReport report) throws IOException {
         channel.confirmSelect();
         AtomicReference<String> returned = new AtomicReference<>();
         ReturnListener onReturn = (replyCode, replyText, exchange, routingKey, props, body) ->
@@ -157,43 +157,60 @@ public class DeadLetterReplay {
                 if (message == null) {
                     break;
                 }
-                DeadLetter letter = DeadLetter.of(message.getProps(), message.getEnvelope().getRoutingKey(),
-                        message.getBody(), broker);
-                report.scanned(letter);
-                String tier = letter.tier().orElse(null);
-                boolean move = false;
-                String skipReason = null;
-                if (filter != null && filter.matches(letter) && report.moved() < filter.limit()) {
-                    if (tier == null) {
-                        skipReason = "no tier (no x-original-tier, x-death queue or task.ready routing key)";
-                    } else if (!properties.tiers().containsKey(tier)) {
-                        skipReason = "tier '" + tier + "' is not configured";
-                    } else {
-                        move = true;
+                String stopped;
+                try {
+                    stopped = take(channel, returned, message, filter, report);
+                } catch (IOException | RuntimeException e) {
+                    stopped = "failed on a message: " + e;
+                }
+                if (stopped != null) {
+                    try {
+                        channel.basicNack(message.getEnvelope().getDeliveryTag(), false, true);
+                    } catch (IOException | RuntimeException e) {
+                        // the channel is closed: the broker has put the unacknowledged message back itself
                     }
-                }
-                String failure = move
-                        ? publish(channel, returned, broker.exchange(), broker.readyRoutingKey(tier), letter.replayProperties(), letter.body())
-                        : publish(channel, returned, "", broker.deadLetterQueue(), letter.keepProperties(), letter.body());
-                if (failure != null) {
-                    channel.basicNack(message.getEnvelope().getDeliveryTag(), false, true);
-                    return (move ? "moving task " + letter.taskId() + " to " + broker.readyRoutingKey(tier)
-                            : "keeping task " + letter.taskId() + " in " + broker.deadLetterQueue()) + ": " + failure
-                            + "; the message is back in " + broker.deadLetterQueue();
-                }
-                channel.basicAck(message.getEnvelope().getDeliveryTag(), false);
-                if (move) {
-                    report.moved(tier);
-                } else if (skipReason != null) {
-                    report.skipped(skipReason);
-                } else if (filter != null) {
-                    report.kept();
+                    return stopped + "; the message is back in " + broker.deadLetterQueue();
                 }
             }
             return null;
         } finally {
             channel.removeReturnListener(onReturn);
         }
+    }
+
+    /** Moves or keeps one taken message, then acks it; null when done, else why not (the caller puts it back). */
+    private String take(Channel channel, AtomicReference<String> returned, GetResponse message, ReplayFilter filter,
+                        ReplayReport report) throws IOException {
+        DeadLetter letter = DeadLetter.of(message.getProps(), message.getEnvelope().getRoutingKey(), message.getBody(), broker);
+        report.scanned(letter);
+        String tier = letter.tier().orElse(null);
+        boolean move = false;
+        String skipReason = null;
+        if (filter != null && filter.matches(letter) && report.moved() < filter.limit()) {
+            if (tier == null) {
+                skipReason = "no tier (no x-original-tier, x-death queue or task.ready routing key)";
+            } else if (!properties.tiers().containsKey(tier)) {
+                skipReason = "tier '" + tier + "' is not configured";
+            } else {
+                move = true;
+            }
+        }
+        String failure = move
+                ? publish(channel, returned, broker.exchange(), broker.readyRoutingKey(tier), letter.replayProperties(), letter.body())
+                : publish(channel, returned, "", broker.deadLetterQueue(), letter.keepProperties(), letter.body());
+        if (failure != null) {
+            return (move ? "moving task " + letter.taskId() + " to " + broker.readyRoutingKey(tier)
+                    : "keeping task " + letter.taskId() + " in " + broker.deadLetterQueue()) + ": " + failure;
+        }
+        channel.basicAck(message.getEnvelope().getDeliveryTag(), false);
+        if (move) {
+            report.moved(tier);
+        } else if (skipReason != null) {
+            report.skipped(skipReason);
+        } else if (filter != null) {
+            report.kept();
+        }
+        return null;
     }
 
     /** Publishes (mandatory) and waits for the confirm; null when confirmed and routed, else why not. */
