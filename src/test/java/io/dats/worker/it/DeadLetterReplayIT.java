@@ -193,6 +193,47 @@ class DeadLetterReplayIT extends WorkerITSupport {
                 && BROKER.messageCount("worker-service.small") == 0);
     }
 
+    /** Also the figures of the README: a listing and a replay of 2,000 dead letters, timed. */
+    @Test
+    void scansAndMovesTwoThousandDeadLettersWithNothingLost() throws Exception {
+        int n = 2000;
+        long before = BROKER.messageCount(DLQ);
+        camelContext.getRouteController().stopRoute("intake-coding");
+        try {
+            Boolean confirmed = BROKER.template.invoke(t -> {
+                for (int i = 0; i < n; i++) {
+                    t.send("task.dlx", "task.ready.coding", MessageBuilder
+                            .withBody(task("load-" + i, "code-general", "Task " + i).getBytes(StandardCharsets.UTF_8))
+                            .setContentType("application/json").setHeader("x-failure-error", "llm_timeout")
+                            .setHeader("x-original-tier", "coding").setDeliveryMode(MessageDeliveryMode.PERSISTENT).build());
+                }
+                return t.waitForConfirms(60_000);
+            });
+            assertThat(confirmed).isTrue();
+            await().atMost(EVENT_TIMEOUT).until(() -> BROKER.messageCount(DLQ) == before + n);
+
+            long listStart = System.nanoTime();
+            JsonNode list = parse(admin(request(LIST).GET()).body());
+            long listMillis = (System.nanoTime() - listStart) / 1_000_000;
+            assertThat(list.path("messages").asLong()).isEqualTo(before + n);
+            assertThat(list.path("by_error").path("llm_timeout").asInt()).isEqualTo(n);
+            assertThat(BROKER.messageCount(DLQ)).isEqualTo(before + n);
+
+            long replayStart = System.nanoTime();
+            JsonNode moved = replay("{\"error\":\"llm_timeout\"}");
+            long replayMillis = (System.nanoTime() - replayStart) / 1_000_000;
+            assertThat(moved.path("moved").asInt()).isEqualTo(n);
+            assertThat(moved.path("kept").asLong()).isEqualTo(before);
+            assertThat(BROKER.messageCount(DLQ)).isEqualTo(before);
+            assertThat(BROKER.messageCount("worker-service.coding")).isEqualTo(n);
+            System.out.printf("Dead-letter figures: %d messages listed in %d ms, %d moved in %d ms%n",
+                    before + n, listMillis, n, replayMillis);
+        } finally {
+            BROKER.admin.purgeQueue("worker-service.coding", false);
+            camelContext.getRouteController().startRoute("intake-coding");
+        }
+    }
+
     @Test
     void onlyTheAdminMayListOrReplayAndOnlyWithJson() {
         assertThat(send(request(LIST).GET().build()).statusCode()).isEqualTo(401);
