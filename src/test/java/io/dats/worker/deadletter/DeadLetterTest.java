@@ -1,7 +1,6 @@
 package io.dats.worker.deadletter;
 
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.Date;
 import java.util.HashMap;
 import java.util.List;
@@ -9,6 +8,7 @@ import java.util.Map;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.impl.LongStringHelper;
+import io.dats.worker.config.TestWorkerProperties;
 import io.dats.worker.config.WorkerProperties.Broker;
 import org.junit.jupiter.api.Test;
 
@@ -16,8 +16,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class DeadLetterTest {
 
-    static final Broker BROKER = new Broker("task.events", "worker-service.", "task.ready.", "task.dlx",
-            "worker-service.dead-letter", 5, 1, Duration.ofMinutes(30));
+    /** The committed config/application.yaml (worker-service.<tier>, task.ready.<tier>, worker-service.dead-letter). */
+    static final Broker BROKER = TestWorkerProperties.defaults().broker();
 
     /** Header values as the RabbitMQ client delivers them: strings are LongStrings. */
     static Object ls(String value) {
