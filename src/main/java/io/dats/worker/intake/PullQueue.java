@@ -57,13 +57,36 @@ public class PullQueue implements IntakeStatus {
     private volatile Instant lastAnswerAt;
     private volatile String pendingReport;
 
-    PullQueue(PullProperties properties, TierRoom tierRoom, ObjectMapper mapper, IntakeSwitches switches) {
+    PullQueue(PullProperties properties, TierRoom tierRoom, ObjectMapper mapper, IntakeSwitches switches,
+              io.dats.worker.config.WorkerProperties worker) {
+        if (properties.enabled()) {
+            check(properties, worker);
+        }
         this.properties = properties;
         this.tierRoom = tierRoom;
         this.mapper = mapper;
         this.workerId = switches.workerId();
         this.backoff = new Backoff(properties.backoffBase(), properties.backoffMax());
         this.http = HttpClient.newBuilder().connectTimeout(properties.timeout()).version(HttpClient.Version.HTTP_1_1).build();
+    }
+
+    /** A wrong URL or tier fails the start, not the pull loop at its first poll. */
+    static void check(PullProperties properties, io.dats.worker.config.WorkerProperties worker) {
+        URI url;
+        try {
+            url = URI.create(properties.baseUrl() + "/tasks/next");
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("worker.pull.url '" + properties.url() + "' is not a URL: " + e.getMessage());
+        }
+        if (!"http".equals(url.getScheme()) && !"https".equals(url.getScheme())) {
+            throw new IllegalStateException("worker.pull.url '" + properties.url() + "' must be an http or https URL");
+        }
+        for (String tier : properties.tiers()) {
+            if (!worker.tiers().containsKey(tier)) {
+                throw new IllegalStateException("worker.pull.tiers: unknown tier '" + tier + "', expected some of "
+                        + worker.tiers().keySet());
+            }
+        }
     }
 
     /** Waits until each tier the queue's tasks may need has a free slot under its bound (false: the worker stops). */

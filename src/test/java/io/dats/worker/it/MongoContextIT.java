@@ -114,7 +114,7 @@ class MongoContextIT extends WorkerITSupport {
     }
 
     @Test
-    void resultsAndErrorsAreWrittenBackToTheirDocuments() {
+    void resultsAndErrorsAreWrittenBackToTheirDocuments() throws Exception {
         EventInbox outputs = EventInbox.events(BROKER, "task.output.created");
         EventInbox failures = EventInbox.events(BROKER, "task.failed");
         LLM.respondWith(call -> Reply.text("```python\nprint('from mongo')\n```"));
@@ -150,6 +150,11 @@ class MongoContextIT extends WorkerITSupport {
         assertThat(health.path("state").asText()).isEqualTo("reachable");
         assertThat(health.path("collection").asText()).isEqualTo("contexts");
         assertThat(camelContext.getRoute("pull-queue")).as("pull intake not configured").isNull();
+        for (String id : List.of("mongo-contexts", "mongo-context")) {
+            String xml = org.apache.camel.support.PluginHelper.getModelToXMLDumper(camelContext).dumpModelAsXml(camelContext,
+                    ((org.apache.camel.model.ModelCamelContext) camelContext).getRouteDefinition(id));
+            assertThat(xml).as(id).contains("id=\"" + id + "\"");
+        }
     }
 
     @Test

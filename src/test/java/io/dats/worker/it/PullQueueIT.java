@@ -226,9 +226,14 @@ class PullQueueIT extends WorkerITSupport {
     }
 
     @Test
-    void theIntakeRoutesExistBecauseTheUrlIsSet() {
-        assertThat(camelContext.getRoute("pull-queue")).isNotNull();
+    void theIntakeRoutesExistBecauseTheUrlIsSetAndDumpAsXml() throws Exception {
         assertThat(camelContext.getRoute("mongo-contexts")).as("MongoDB intake not configured").isNull();
+        for (String id : List.of("pull-queue", "pull-task", "pull-publish-failure", "pull-report")) {
+            assertThat(camelContext.getRoute(id)).as(id).isNotNull();
+            String xml = org.apache.camel.support.PluginHelper.getModelToXMLDumper(camelContext).dumpModelAsXml(camelContext,
+                    ((org.apache.camel.model.ModelCamelContext) camelContext).getRouteDefinition(id));
+            assertThat(xml).as(id).contains("id=\"" + id + "\"");
+        }
     }
 
     static List<Call> droppedPolls() {
