@@ -111,6 +111,11 @@ public class MongoContexts implements IntakeStatus {
         int claimedThisPoll = exchange.getVariable(CLAIMED, 0, Integer.class);
         PullQueue.clear(exchange);
         exchange.setVariable(CLAIMED, claimedThisPoll);
+        if (PullQueue.stopping(exchange)) {
+            // a stopping worker claims nothing more (the loop ends at its next turn)
+            exchange.setVariable(RESULT, "none");
+            return;
+        }
         ensureIndex();
         Date now = new Date();
         String claimId = UUID.randomUUID().toString();

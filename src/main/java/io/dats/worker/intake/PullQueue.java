@@ -101,6 +101,11 @@ public class PullQueue implements IntakeStatus {
     public void next(Exchange exchange) {
         // the loop reuses its exchange: each task starts clean (the pipeline reads variables such as the tier)
         clear(exchange);
+        if (stopping(exchange)) {
+            // a stopping worker takes no new task (the loop ends at its next turn)
+            exchange.setVariable(RESULT, NONE);
+            return;
+        }
         HttpResponse<String> response;
         try {
             response = http.send(request("/tasks/next").GET().build(), HttpResponse.BodyHandlers.ofString());
@@ -128,6 +133,10 @@ public class PullQueue implements IntakeStatus {
             failure("GET /tasks/next", "HTTP " + status + " " + abbreviate(response.body()));
             exchange.setVariable(RESULT, UNREACHABLE);
         }
+    }
+
+    static boolean stopping(Exchange exchange) {
+        return exchange.getContext().isStopping() || exchange.getContext().isStopped();
     }
 
     /** The pause after a poll that found no work. */
