@@ -6,6 +6,7 @@ import java.util.Map;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dats.worker.config.WorkerProperties;
+import io.dats.worker.intake.IntakeStatus;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.ServiceStatus;
@@ -13,6 +14,7 @@ import org.apache.camel.component.seda.SedaEndpoint;
 
 import org.springframework.amqp.rabbit.connection.Connection;
 import org.springframework.amqp.rabbit.connection.ConnectionFactory;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.stereotype.Component;
 
 /**
@@ -27,14 +29,16 @@ public class WorkerHealth {
     private final WorkerProperties properties;
     private final ObjectMapper mapper;
     private final RestLine restLine;
+    private final ObjectProvider<IntakeStatus> intakes;
 
     WorkerHealth(CamelContext camelContext, ConnectionFactory connectionFactory, WorkerProperties properties,
-                 ObjectMapper mapper, RestLine restLine) {
+                 ObjectMapper mapper, RestLine restLine, ObjectProvider<IntakeStatus> intakes) {
         this.restLine = restLine;
         this.camelContext = camelContext;
         this.connectionFactory = connectionFactory;
         this.properties = properties;
         this.mapper = mapper;
+        this.intakes = intakes;
     }
 
     public String report(Exchange exchange) throws JsonProcessingException {
@@ -62,6 +66,8 @@ public class WorkerHealth {
         body.put("routes_not_started", routesDown);
         body.put("rabbitmq", brokerUp ? "UP" : "DOWN");
         body.put("tiers", tiers);
+        // the optional intakes (pull queue, MongoDB) that are configured: shown, not part of UP/DOWN
+        intakes.orderedStream().filter(IntakeStatus::enabled).forEach(intake -> body.put(intake.name(), intake.status()));
         exchange.getMessage().setHeader(Exchange.HTTP_RESPONSE_CODE, up ? 200 : 503);
         return mapper.writeValueAsString(body);
     }
