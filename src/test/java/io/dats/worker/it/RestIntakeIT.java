@@ -50,6 +50,8 @@ import static org.awaitility.Awaitility.await;
 class RestIntakeIT extends WorkerITSupport {
 
     static final TestBroker BROKER = TestBroker.named("rest");
+    /** Outcomes are published mandatory: a listener bound to task.output.created, as a deployment has one. */
+    static final EventInbox OUTPUTS = EventInbox.events(BROKER, "task.output.created");
     static final String FULL_KEY = "full-" + java.util.UUID.randomUUID();
     static final String LIMITED_KEY = "limited-" + java.util.UUID.randomUUID();
     static final List<String> TIERS = List.of("tiny", "small", "large", "coding", "frontier");
