@@ -26,6 +26,7 @@ class SecurityConfiguration {
 
     static final String RAG_CONTEXT = "/rag/api/v1/context";
     static final String RAG_INGEST = "/rag/api/v1/ingest";
+    static final String INFER = "/v1/infer";
 
     static boolean isJsonRagIngest(HttpServletRequest request) {
         String contentType = request.getContentType();
@@ -37,9 +38,11 @@ class SecurityConfiguration {
     SecurityFilterChain workerSecurity(HttpSecurity http) throws Exception {
         http.authorizeHttpRequests(requests -> requests
                         .requestMatchers("/health", "/api/v1/**", RAG_CONTEXT, "/error").permitAll()
+                        // seed 001/002 contracts: worker identity, inference, the metrics summary
+                        .requestMatchers("/info", "/metrics", INFER).permitAll()
                         .anyRequest().hasRole("ADMIN"))
                 // Hawtio's browser client sends the XSRF-TOKEN cookie back as X-XSRF-TOKEN on its Jolokia POSTs
-                .csrf(csrf -> csrf.ignoringRequestMatchers("/api/v1/**", RAG_CONTEXT)
+                .csrf(csrf -> csrf.ignoringRequestMatchers("/api/v1/**", RAG_CONTEXT, INFER)
                         .ignoringRequestMatchers(SecurityConfiguration::isJsonRagIngest)
                         .csrfTokenRepository(CookieCsrfTokenRepository.withHttpOnlyFalse())
                         .csrfTokenRequestHandler(new CsrfTokenRequestAttributeHandler()))
