@@ -16,7 +16,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.boot.web.context.WebServerInitializedEvent;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.context.event.EventListener;
@@ -26,7 +26,8 @@ import org.springframework.stereotype.Component;
 
 /**
  * Seed 001's heartbeats: when {@code worker.registry.url} is set, {@code POST {url}/v1/worker-heartbeat} with
- * {@code {"worker": <info>, "timestamp"}} once the worker is ready and then every {@code worker.registry.interval},
+ * {@code {"worker": <info>, "timestamp"}} from the moment the web server listens (status {@code starting} until the
+ * application is ready) and then every {@code worker.registry.interval},
  * and a last one with status {@code stopped} as soon as the shutdown begins (before the drain). Beats run on one
  * daemon thread of their own with short timeouts ({@code worker.registry.timeout}): a registry that is down or slow
  * never stops nor slows the worker; an outage is logged once when it begins and once when it ends.
@@ -53,8 +54,9 @@ public class HeartbeatSender {
         this.context = context;
     }
 
+    /** From the moment the web server listens (its port is known): the registry sees {@code starting}, then {@code ready}. */
     @EventListener
-    void onReady(ApplicationReadyEvent event) {
+    void onWebServerUp(WebServerInitializedEvent event) {
         if (event.getApplicationContext() != context || !registry.enabled()) {
             return;
         }

@@ -140,8 +140,8 @@ public class WorkerMetrics {
         body.put("tiers", tiers);
 
         Set<String> domainNames = new TreeSet<>(properties.domains().keySet());
-        registry.find(TASK_DURATION).meters().forEach(m -> domainNames.add(m.getId().getTag("domain")));
-        domainNames.remove(null);
+        registry.find(TASK_DURATION).meters().stream().map(m -> m.getId().getTag("domain"))
+                .filter(java.util.Objects::nonNull).forEach(domainNames::add);
         Map<String, Object> domains = new LinkedHashMap<>();
         for (String domain : domainNames) {
             Predicate<Meter> ofDomain = m -> domain.equals(m.getId().getTag("domain"));

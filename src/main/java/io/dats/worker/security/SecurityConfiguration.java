@@ -14,7 +14,8 @@ import org.springframework.security.web.csrf.CsrfTokenRequestAttributeHandler;
 
 /**
  * The task API ({@code /api/v1/**}), the embedded RAG service's context endpoint ({@code /rag/api/v1/context}, which
- * the worker itself calls) and {@code /health} are open to the worker's clients; everything else (the RAG ingest and
+ * the worker itself calls), {@code /health} and the seed clients' {@code /info}, {@code /metrics} and {@code /v1/infer}
+ * (JSON only, no CSRF token) are open to the worker's clients; everything else (the RAG ingest and
  * status endpoints, actuator, Jolokia at /actuator/jolokia, Hawtio at /actuator/hawtio) needs an authenticated user
  * with role ADMIN. The RAG ingest endpoint takes only JSON, which a cross-site form cannot send without a CORS
  * preflight (none is allowed), so it needs no CSRF token: {@code curl -u} works as documented.

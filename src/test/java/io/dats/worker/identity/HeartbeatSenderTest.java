@@ -57,7 +57,7 @@ class HeartbeatSenderTest {
     void beatsEveryIntervalOnceReadyAndSaysStoppedLast() {
         HeartbeatSender sender = sender(registry.url(), Duration.ofMillis(200), Duration.ofSeconds(1));
         ready();
-        sender.onReady(new ApplicationReadyEvent(new SpringApplication(), new String[0], context, null));
+        sender.start();
         await().atMost(Duration.ofSeconds(10)).until(() -> registry.heartbeats().size() >= 3);
 
         JsonNode first = registry.heartbeats().get(0);
@@ -81,7 +81,6 @@ class HeartbeatSenderTest {
     void sendsNothingWithoutARegistry() {
         HeartbeatSender sender = new HeartbeatSender(new RegistryProperties(null, Duration.ofMillis(100), Duration.ofSeconds(1)),
                 identity, new ObjectMapper(), context);
-        sender.onReady(new ApplicationReadyEvent(new SpringApplication(), new String[0], context, null));
         sender.onClose(new ContextClosedEvent(context));
         assertThat(registry.heartbeats()).isEmpty();
     }
