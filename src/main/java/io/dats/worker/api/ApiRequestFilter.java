@@ -59,7 +59,8 @@ class ApiRequestFilter extends OncePerRequestFilter {
                     + ": GET is (see /api/v1/openapi.json)");
             return;
         }
-        if (!path.startsWith("/api/v1/") || OPEN_API_PATHS.contains(path)) {
+        // POST /v1/infer (seed 001) runs the tiers' models like a task: it takes the same API key
+        if ((!path.startsWith("/api/v1/") && !path.equals("/v1/infer")) || OPEN_API_PATHS.contains(path)) {
             chain.doFilter(sanitized, response);
             return;
         }

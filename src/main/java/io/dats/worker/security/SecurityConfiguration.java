@@ -25,7 +25,8 @@ import org.springframework.web.cors.CorsConfiguration;
 
 /**
  * The task API ({@code /api/v1/**}), the embedded RAG service's context endpoint ({@code /rag/api/v1/context}, which
- * the worker itself calls) and {@code /health} are open to the worker's clients; everything else (the RAG ingest and
+ * the worker itself calls), {@code /health} and the seed clients' {@code /info}, {@code /metrics} and {@code /v1/infer}
+ * (JSON only, no CSRF token) are open to the worker's clients; everything else (the RAG ingest and
  * status endpoints, actuator, Jolokia at /actuator/jolokia, Hawtio at /actuator/hawtio) needs an authenticated user
  * with role ADMIN, and so do the operator endpoints under the task API ({@code /api/v1/admin/**}: dead-letter list and
  * replay), which are matched before the open {@code /api/v1/**} and are CSRF-exempt only for JSON calls. The RAG
@@ -54,6 +55,7 @@ class SecurityConfiguration {
     static final String RAG_INGEST = "/rag/api/v1/ingest";
     /** Operator endpoints under the open task API (dead-letter list and replay): ADMIN only. */
     static final String ADMIN_API = "/api/v1/admin/";
+    static final String INFER = "/v1/infer";
 
     static boolean isJsonRagIngest(HttpServletRequest request) {
         String contentType = request.getContentType();
@@ -79,8 +81,10 @@ class SecurityConfiguration {
         http.authorizeHttpRequests(requests -> requests
                         .requestMatchers(ADMIN_API + "**").hasRole("ADMIN")
                         .requestMatchers("/health", "/api/v1/**", RAG_CONTEXT, "/error").permitAll()
+                        // seed 001/002 contracts: worker identity, inference, the metrics summary
+                        .requestMatchers("/info", "/metrics", INFER).permitAll()
                         .anyRequest().hasRole("ADMIN"))
-                .csrf(csrf -> csrf.ignoringRequestMatchers(RAG_CONTEXT)
+                .csrf(csrf -> csrf.ignoringRequestMatchers(RAG_CONTEXT, INFER)
                         .ignoringRequestMatchers(SecurityConfiguration::isOpenApiCall)
                         .ignoringRequestMatchers(SecurityConfiguration::isJsonAdminCall)
                         .ignoringRequestMatchers(SecurityConfiguration::isJsonRagIngest)

@@ -446,6 +446,8 @@ class RestIntakeIT extends WorkerITSupport {
                 routes.add(verb.asVerb().toUpperCase() + " " + (base + verb.getPath()).replace("//", "/"));
             }
         }
+        // POST /v1/infer streams Server-Sent Events, so it is a Spring MVC endpoint, not a Camel REST route
+        routes.add("POST /v1/infer");
         assertThat(documented).isEqualTo(routes);
         // every status the API answers with is documented for the task endpoint
         JsonNode execute = document.path("paths").path("/api/v1/execute").path("post").path("responses");

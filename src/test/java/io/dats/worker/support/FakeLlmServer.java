@@ -82,6 +82,8 @@ public final class FakeLlmServer extends LoopbackHttpServer {
     private final Map<String, AtomicInteger> requestCounts = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> maxInFlight = new ConcurrentHashMap<>();
+    private volatile Duration streamChunkDelay = Duration.ZERO;
+    private volatile Instant lastStreamEnd;
 
     public FakeLlmServer start() {
         startServer();
@@ -118,6 +120,17 @@ public final class FakeLlmServer extends LoopbackHttpServer {
         return this;
     }
 
+    /** Pauses this long between the pieces of a streamed answer (a slow model); cleared by {@link #reset()}. */
+    public FakeLlmServer streamChunkDelay(Duration delay) {
+        this.streamChunkDelay = Objects.requireNonNull(delay);
+        return this;
+    }
+
+    /** When the last streamed answer was completely written (its last piece sent), or null. */
+    public Instant lastStreamEnd() {
+        return lastStreamEnd;
+    }
+
     public List<LlmCall> calls() {
         return List.copyOf(calls);
     }
@@ -140,6 +153,8 @@ public final class FakeLlmServer extends LoopbackHttpServer {
         calls.clear();
         requestCounts.clear();
         maxInFlight.clear();
+        streamChunkDelay = Duration.ZERO;
+        lastStreamEnd = null;
         releaseDelayed();
     }
 
@@ -237,7 +252,7 @@ public final class FakeLlmServer extends LoopbackHttpServer {
         }
     }
 
-    private static void openAi(HttpExchange exchange, Answer answer) throws IOException {
+    private void openAi(HttpExchange exchange, Answer answer) throws IOException {
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         long created = Instant.now().getEpochSecond();
         Map<String, Object> usage = obj("prompt_tokens", answer.promptTokens(), "completion_tokens",
@@ -251,6 +266,7 @@ public final class FakeLlmServer extends LoopbackHttpServer {
         }
         startStream(exchange, "text/event-stream");
         for (String piece : answer.pieces()) {
+            pauseBetweenChunks();
             write(exchange, sse(null, openAiChunk(id, created, answer.model(),
                     obj("role", "assistant", "content", piece), null)));
         }
@@ -260,6 +276,7 @@ public final class FakeLlmServer extends LoopbackHttpServer {
                     "model", answer.model(), "choices", List.of(), "usage", usage)));
         }
         write(exchange, "data: [DONE]\n\n");
+        lastStreamEnd = Instant.now();
     }
 
     private static Map<String, Object> openAiChunk(String id, long created, String model, Object delta, String finish) {
@@ -267,7 +284,7 @@ public final class FakeLlmServer extends LoopbackHttpServer {
                 "choices", List.of(obj("index", 0, "delta", delta, "logprobs", null, "finish_reason", finish)));
     }
 
-    private static void ollama(HttpExchange exchange, Answer answer) throws IOException {
+    private void ollama(HttpExchange exchange, Answer answer) throws IOException {
         Map<String, Object> last = ollamaChunk(answer.model(), answer.call().streaming() ? "" : answer.text());
         last.putAll(obj("done_reason", "stop", "done", true, "total_duration", 5_000_000L, "load_duration", 1_000_000L,
                 "prompt_eval_count", answer.promptTokens(), "prompt_eval_duration", 1_000_000L,
@@ -278,9 +295,11 @@ public final class FakeLlmServer extends LoopbackHttpServer {
         }
         startStream(exchange, "application/x-ndjson");
         for (String piece : answer.pieces()) {
+            pauseBetweenChunks();
             write(exchange, json(ollamaChunk(answer.model(), piece)) + "\n");
         }
         write(exchange, json(last) + "\n");
+        lastStreamEnd = Instant.now();
     }
 
     private static Map<String, Object> ollamaChunk(String model, String content) {
@@ -288,7 +307,7 @@ public final class FakeLlmServer extends LoopbackHttpServer {
                 "message", obj("role", "assistant", "content", content), "done", false);
     }
 
-    private static void anthropic(HttpExchange exchange, Answer answer) throws IOException {
+    private void anthropic(HttpExchange exchange, Answer answer) throws IOException {
         String id = "msg_" + UUID.randomUUID().toString().replace("-", "");
         if (!answer.call().streaming()) {
             sendJson(exchange, 200, obj("id", id, "type", "message", "role", "assistant", "model", answer.model(),
@@ -305,6 +324,7 @@ public final class FakeLlmServer extends LoopbackHttpServer {
                 "content_block", obj("type", "text", "text", ""))));
         write(exchange, sse("ping", obj("type", "ping")));
         for (String piece : answer.pieces()) {
+            pauseBetweenChunks();
             write(exchange, sse("content_block_delta", obj("type", "content_block_delta", "index", 0,
                     "delta", obj("type", "text_delta", "text", piece))));
         }
@@ -313,6 +333,11 @@ public final class FakeLlmServer extends LoopbackHttpServer {
                 "delta", obj("stop_reason", "end_turn", "stop_sequence", null),
                 "usage", obj("output_tokens", answer.completionTokens()))));
         write(exchange, sse("message_stop", obj("type", "message_stop")));
+        lastStreamEnd = Instant.now();
+    }
+
+    private void pauseBetweenChunks() {
+        hold(streamChunkDelay);
     }
 
     private static void sendError(HttpExchange exchange, String provider, int status, String message) throws IOException {
