@@ -443,7 +443,8 @@ class RestIntakeIT extends WorkerITSupport {
         for (RestDefinition rest : ((ModelCamelContext) camelContext).getRestDefinitions()) {
             for (VerbDefinition verb : rest.getVerbs()) {
                 String base = rest.getPath() == null ? "" : rest.getPath();
-                routes.add(verb.asVerb().toUpperCase() + " " + (base + verb.getPath()).replace("//", "/"));
+                String path = verb.getPath() == null ? "" : verb.getPath();
+                routes.add(verb.asVerb().toUpperCase() + " " + (base + path).replace("//", "/"));
             }
         }
         // POST /v1/infer streams Server-Sent Events, so it is a Spring MVC endpoint, not a Camel REST route
