@@ -59,13 +59,14 @@ class ApiRequestFilter extends OncePerRequestFilter {
                     + ": GET is (see /api/v1/openapi.json)");
             return;
         }
-        // POST /v1/infer (seed 001) runs the tiers' models like a task: it takes the same API key
-        if ((!path.startsWith("/api/v1/") && !path.equals("/v1/infer")) || OPEN_API_PATHS.contains(path)) {
+        // POST /v1/infer (seed 001) runs the tiers' models like a task: it takes the same API key; the operator
+        // endpoints under /api/v1/admin/ are the admin user's (Spring Security: role ADMIN, JSON only)
+        if ((!path.startsWith("/api/v1/") && !path.equals("/v1/infer")) || OPEN_API_PATHS.contains(path)
+                || path.startsWith("/api/v1/admin/")) {
             chain.doFilter(sanitized, response);
             return;
         }
-        // the operator endpoints under /api/v1/admin/ are the admin user's (Spring Security), not an API client's
-        if (!path.startsWith("/api/v1/admin/") && !apiKeys.known(request.getHeader(ApiKeys.HEADER))) {
+        if (!apiKeys.known(request.getHeader(ApiKeys.HEADER))) {
             ApiErrors.write(response, 401, "unauthorized", ApiKeys.unauthorizedDetail(request.getHeader(ApiKeys.HEADER)));
             return;
         }

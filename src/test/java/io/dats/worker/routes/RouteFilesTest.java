@@ -93,6 +93,28 @@ class RouteFilesTest {
         assertThat(missing).as("steps without a description in " + file).isEmpty();
     }
 
+    /** Route ids, REST verb ids included (each verb is a route), are unique across all files: Camel renames a clash. */
+    @org.junit.jupiter.api.Test
+    void idsAreUniqueAcrossTheRouteFiles() throws IOException {
+        List<String> ids = new ArrayList<>();
+        for (Path file : routeFiles()) {
+            for (JsonNode element : YAML.readTree(file.toFile())) {
+                for (String kind : List.of("route", "routeTemplate", "routeConfiguration")) {
+                    if (element.has(kind)) {
+                        ids.add(element.get(kind).path("id").asText());
+                    }
+                }
+                JsonNode rest = element.get("rest");
+                if (rest != null) {
+                    for (String verb : List.of("get", "post", "put", "delete", "patch", "head")) {
+                        rest.path(verb).forEach(v -> ids.add(v.path("id").asText()));
+                    }
+                }
+            }
+        }
+        assertThat(ids).doesNotHaveDuplicates().doesNotContain("");
+    }
+
     @ParameterizedTest
     @MethodSource("routeFiles")
     void keepNoBookkeepingStageMarkers(Path file) throws IOException {
