@@ -44,6 +44,8 @@ public class TaskStore {
     public static final String RUNNING = "running";
     public static final String COMPLETED = "completed";
     public static final String FAILED = "failed";
+    /** The output is recorded and being published: a redelivery publishes it again, a failed publish is a failure. */
+    public static final String PUBLISHING = "publishing";
 
     /** Variables the routes read: the outcome a task already had, and its status. */
     public static final String STORED_STATUS = "storedStatus";
@@ -78,12 +80,14 @@ public class TaskStore {
         if (existing.isPresent()) {
             TaskRecord record = existing.get();
             boolean replayed = exchange.getMessage().getHeader(REPLAYED_HEADER) != null;
-            if (COMPLETED.equals(record.status())
+            boolean hasOutput = (COMPLETED.equals(record.status()) || PUBLISHING.equals(record.status()))
+                    && record.result() != null;
+            if (hasOutput
                     || (FAILED.equals(record.status()) && "queue".equals(source) && !replayed && record.error() != null)) {
                 LOG.info("Task {} already {}: its outcome is {} again, the task is not run again", task.taskId(),
                         record.status(), "rest".equals(source) ? "returned" : "published");
-                exchange.setVariable(STORED_STATUS, record.status());
-                exchange.setVariable(STORED_OUTCOME, COMPLETED.equals(record.status()) ? record.result() : record.error());
+                exchange.setVariable(STORED_STATUS, hasOutput ? COMPLETED : FAILED);
+                exchange.setVariable(STORED_OUTCOME, hasOutput ? record.result() : record.error());
                 return;
             }
         }
@@ -104,15 +108,15 @@ public class TaskStore {
     }
 
     /**
-     * Records the output document (the body) before it is published. If a concurrent copy of the task completed
-     * first, its stored output is the body to publish, so that every event of the task says the same.
+     * Records the output document (the body) before it is published (status publishing). If a concurrent copy of the
+     * task completed first, its stored output is the body to publish, so that every event of the task says the same.
      */
     public String complete(Exchange exchange) {
         String taskId = exchange.getVariable(TaskVariables.TASK_ID, String.class);
         String output = exchange.getMessage().getBody(String.class);
         int updated = jdbc.sql("UPDATE worker_task SET status = ?, completed_at = ?, result = ?, error = NULL "
                         + "WHERE task_id = ? AND status <> ?")
-                .params(COMPLETED, Timestamp.from(Instant.now()), output, taskId, COMPLETED).update();
+                .params(PUBLISHING, Timestamp.from(Instant.now()), output, taskId, COMPLETED).update();
         if (updated == 0) {
             Optional<TaskRecord> record = find(taskId);
             if (record.isPresent() && COMPLETED.equals(record.get().status()) && record.get().result() != null) {
@@ -123,8 +127,18 @@ public class TaskStore {
         return output;
     }
 
+    /** The output was published (confirmed by the broker): the task is completed. */
+    public void published(Exchange exchange) {
+        String taskId = exchange.getVariable(TaskVariables.TASK_ID, String.class);
+        if (taskId != null) {
+            jdbc.sql("UPDATE worker_task SET status = ? WHERE task_id = ? AND status = ?")
+                    .params(COMPLETED, taskId, PUBLISHING).update();
+        }
+    }
+
     /**
-     * Records a failure (the {@code failureEvent} variable) unless the task completed: then the stored output is left
+     * Records a failure (the {@code failureEvent} variable) unless the task completed (a publish of its own output
+     * that failed is a failure: the status is still publishing): then the stored output is left
      * in {@code storedOutcome} (status completed) for the route to publish instead of the failure.
      */
     public void fail(Exchange exchange) {
@@ -133,6 +147,12 @@ public class TaskStore {
             return; // a message without a readable task id: nothing to key it by
         }
         String event = exchange.getVariable("failureEvent", String.class);
+        // the task's own output whose publish failed stays the task's result: a redelivery publishes it, not the model
+        int publishing = jdbc.sql("UPDATE worker_task SET error = ? WHERE task_id = ? AND status = ?")
+                .params(event, taskId, PUBLISHING).update();
+        if (publishing > 0) {
+            return;
+        }
         int updated = jdbc.sql("UPDATE worker_task SET status = ?, completed_at = ?, error = ? "
                         + "WHERE task_id = ? AND status <> ?")
                 .params(FAILED, Timestamp.from(Instant.now()), event, taskId, COMPLETED).update();
@@ -171,7 +191,7 @@ public class TaskStore {
     public Map<String, Object> view(TaskRecord record) {
         Map<String, Object> view = new LinkedHashMap<>();
         view.put("task_id", record.taskId());
-        view.put("status", record.status());
+        view.put("status", PUBLISHING.equals(record.status()) ? RUNNING : record.status());
         view.put("source", record.source());
         view.put("tier", record.tier());
         view.put("domain", record.domain());

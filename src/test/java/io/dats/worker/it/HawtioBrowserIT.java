@@ -57,6 +57,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 class HawtioBrowserIT extends WorkerITSupport {
 
     static final TestBroker BROKER = TestBroker.named("hawtio");
+    static final String CONTEXT = "hawtio-it-worker";
     static final Path SCREENSHOTS = Path.of("target", "screenshots");
     /** An upper bound for a page to show what is waited for, not a performance expectation (2 shared cores). */
     static final Duration PAGE_WAIT = Duration.ofSeconds(90);
@@ -74,6 +75,9 @@ class HawtioBrowserIT extends WorkerITSupport {
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
         workerProperties(registry, BROKER);
+        // other test classes' cached contexts share this JVM's MBean server: Hawtio lists their Camel contexts too,
+        // so this one gets a name of its own and the test looks for its routes under it
+        registry.add("camel.main.name", () -> CONTEXT);
     }
 
     @BeforeEach
@@ -257,7 +261,10 @@ class HawtioBrowserIT extends WorkerITSupport {
         browser.findElement(By.id("password")).sendKeys(ADMIN_PASSWORD);
         browser.findElement(By.cssSelector("button[type=submit]")).click();
         waitFor("Hawtio's Camel tree after the login (a login loop ends on the sign-in page instead)",
-                treeNode("routes"));
+                By.xpath("//li[@role='treeitem']//button[normalize-space()='" + CONTEXT + "']"));
+        // other contexts of this JVM may be listed first, with this one folded
+        click("Expand all", By.xpath("//button[normalize-space()='Expand all']"));
+        waitFor("this context's routes in the tree", treeNode("routes"));
         assertStillInHawtio();
     }
 
@@ -270,8 +277,10 @@ class HawtioBrowserIT extends WorkerITSupport {
         click("the " + name + " tab", By.xpath("//nav[@aria-label='Camel Nav']//a[normalize-space()='" + name + "']"));
     }
 
+    /** A node under this test's own Camel context in Hawtio's tree. */
     private static By treeNode(String label) {
-        return By.xpath("//li[@role='treeitem']//button[normalize-space()='" + label + "']");
+        return By.xpath("//li[@role='treeitem'][.//button[normalize-space()='" + CONTEXT + "']]"
+                + "//li[@role='treeitem']//button[normalize-space()='" + label + "']");
     }
 
     private static By routeRow(String routeId) {

@@ -107,6 +107,8 @@ class TaskStoreTest {
             });
             run.getMessage().setBody("{\"task_id\":\"" + id + "\",\"status\":\"completed\"}");
             assertThat(store.complete(run)).contains("completed");
+            assertThat(store.find(id).orElseThrow().status()).as("recorded, being published").isEqualTo("publishing");
+            store.published(run);
         }
         // the worker restarts: a new pool, the same database, migrations already applied
         try (HikariDataSource second = database.get()) {
@@ -135,11 +137,26 @@ class TaskStoreTest {
             store.begin(first);
             first.getMessage().setBody("{\"output\":1}");
             store.complete(first);
+            store.published(first);
             Exchange lateFailure = exchange(done, "queue");
             lateFailure.setVariable("failureEvent", "{\"error\":\"llm_failed\"}");
             store.fail(lateFailure);
             assertThat(lateFailure.getVariable(TaskStore.STORED_STATUS)).isEqualTo("completed");
             assertThat(store.find(done).orElseThrow().status()).isEqualTo("completed");
+
+            // a publish of the task's own output that failed is that failure now (no completion is published
+            // instead), and the output stays the task's result: a redelivery publishes it without a model call
+            String unpublished = "store-unpublished-" + UUID.randomUUID();
+            Exchange publishing = exchange(unpublished, "queue");
+            store.begin(publishing);
+            publishing.getMessage().setBody("{\"output\":2}");
+            store.complete(publishing);
+            store.fail(withFailure(publishing));
+            assertThat(publishing.getVariable(TaskStore.STORED_STATUS)).isNull();
+            Exchange redelivered = exchange(unpublished, "queue");
+            store.begin(redelivered);
+            assertThat(redelivered.getVariable(TaskStore.STORED_STATUS)).isEqualTo("completed");
+            assertThat(redelivered.getVariable(TaskStore.STORED_OUTCOME, String.class)).isEqualTo("{\"output\":2}");
 
             Exchange failing = exchange(failed, "queue");
             store.begin(failing);
