@@ -235,6 +235,8 @@ class MongoContextIT extends WorkerITSupport {
                 "--spring.rabbitmq.virtual-host=" + BROKER.vhost,
                 "--spring.security.user.password=mongo-it",
                 "--worker.id=mongo-b",
+                // a task store of its own: the default H2 file in data/ outlives the run, and task ids repeat
+                "--spring.datasource.url=jdbc:h2:mem:mongo-b",
                 "--worker.rag.url=" + RAG.url(),
                 "--worker.rag.timeout=1s",
                 "--worker.rag.embedded.index-on-start=false",

@@ -126,6 +126,7 @@ class WorkerLifecycleIT {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-jar", Path.of("target", "llm-task-worker.jar").toString(),
                 "--server.port=" + port,
+                "--spring.datasource.url=jdbc:h2:mem:lifecycle",
                 "--spring.rabbitmq.virtual-host=" + broker.vhost,
                 "--spring.security.user.password=lifecycle-it",
                 "--worker.id=lifecycle-it",
