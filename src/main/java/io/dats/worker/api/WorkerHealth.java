@@ -6,11 +6,11 @@ import java.util.Map;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dats.worker.config.WorkerProperties;
+import io.dats.worker.llm.TierLine;
 import io.dats.worker.intake.IntakeStatus;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.ServiceStatus;
-import org.apache.camel.component.seda.SedaEndpoint;
 
 import org.springframework.amqp.rabbit.connection.Connection;
 import org.springframework.amqp.rabbit.connection.ConnectionFactory;
@@ -55,7 +55,7 @@ public class WorkerHealth {
             detail.put("provider", tier.provider().name().toLowerCase());
             detail.put("model", tier.model());
             detail.put("concurrency", tier.concurrency());
-            detail.put("waiting", waiting(name));
+            detail.put("waiting", TierLine.waiting(camelContext, name));
             detail.put("max_waiting", tier.maxWaiting());
             detail.put("rest_waiting", restLine.waiting(name));
             tiers.put(name, detail);
@@ -80,12 +80,4 @@ public class WorkerHealth {
         }
     }
 
-    /** Tasks queued in front of the tier's LLM bound (the seda queue of routes/llm-calls.camel.yaml). */
-    private int waiting(String tier) {
-        return camelContext.getEndpoints().stream()
-                .filter(endpoint -> endpoint instanceof SedaEndpoint
-                        && endpoint.getEndpointBaseUri().equals("seda://llm-" + tier))
-                .mapToInt(endpoint -> ((SedaEndpoint) endpoint).getCurrentQueueSize())
-                .max().orElse(0);
-    }
 }

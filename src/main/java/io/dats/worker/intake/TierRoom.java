@@ -5,8 +5,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import io.dats.worker.config.WorkerProperties;
+import io.dats.worker.llm.TierLine;
 import org.apache.camel.CamelContext;
-import org.apache.camel.component.seda.SedaEndpoint;
 
 import org.springframework.stereotype.Component;
 
@@ -32,7 +32,7 @@ public class TierRoom {
 
     /** LLM calls in flight plus callers waiting for the tier's line. */
     public int load(String tier) {
-        return camelContext.getInflightRepository().size("llm-" + tier) + waiting(tier);
+        return camelContext.getInflightRepository().size("llm-" + tier) + TierLine.waiting(camelContext, tier);
     }
 
     public boolean hasRoom(String tier) {
@@ -66,11 +66,4 @@ public class TierRoom {
         return true;
     }
 
-    private int waiting(String tier) {
-        return camelContext.getEndpoints().stream()
-                .filter(endpoint -> endpoint instanceof SedaEndpoint
-                        && endpoint.getEndpointBaseUri().equals("seda://llm-" + tier))
-                .mapToInt(endpoint -> ((SedaEndpoint) endpoint).getCurrentQueueSize())
-                .max().orElse(0);
-    }
 }

@@ -101,10 +101,15 @@ public final class ChatModelFactory {
     }
 
     /** A tier whose provider needs a key that is not set: its tasks fail at once with the reason, others run. */
-    private ChatModel missingApiKey(String tierName, Provider provider) {
-        String reason = "worker.tiers." + tierName + ".api-key is not set (environment variable WORKER_TIERS_"
+    /** Why a tier whose provider needs a key has none, naming the setting and its environment variable. */
+    static String missingApiKeyReason(String tierName, Provider provider) {
+        return "worker.tiers." + tierName + ".api-key is not set (environment variable WORKER_TIERS_"
                 + tierName.toUpperCase().replace('-', '_') + "_API_KEY); the " + provider.name().toLowerCase()
                 + " provider requires one";
+    }
+
+    private ChatModel missingApiKey(String tierName, Provider provider) {
+        String reason = missingApiKeyReason(tierName, provider);
         LOG.warn("Tier '{}' has no API key: its tasks will fail. {}", tierName, reason);
         return new ChatModel() {
             @Override

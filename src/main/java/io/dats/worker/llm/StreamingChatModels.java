@@ -13,6 +13,7 @@ import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.ollama.OllamaStreamingChatModel;
 import dev.langchain4j.model.openai.OpenAiStreamingChatModel;
 import io.dats.worker.config.WorkerProperties;
+import io.dats.worker.config.WorkerProperties.Provider;
 import io.dats.worker.config.WorkerProperties.Tier;
 
 import org.springframework.stereotype.Component;
@@ -86,8 +87,7 @@ public class StreamingChatModels {
     }
 
     private static StreamingChatModel missingApiKey(String tierName) {
-        String reason = "worker.tiers." + tierName + ".api-key is not set (environment variable WORKER_TIERS_"
-                + tierName.toUpperCase().replace('-', '_') + "_API_KEY); the anthropic provider requires one";
+        String reason = ChatModelFactory.missingApiKeyReason(tierName, Provider.ANTHROPIC);
         return new StreamingChatModel() {
             @Override
             public void doChat(ChatRequest request, StreamingChatResponseHandler handler) {

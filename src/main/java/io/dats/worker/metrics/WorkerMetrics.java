@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.langchain4j.model.output.TokenUsage;
 import io.dats.worker.config.WorkerProperties;
 import io.dats.worker.llm.LlmCallTracker;
+import io.dats.worker.llm.TierLine;
 import io.dats.worker.llm.TierSlots;
 import io.dats.worker.task.TaskVariables;
 import io.micrometer.core.instrument.Counter;
@@ -21,7 +22,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
-import org.apache.camel.component.seda.SedaEndpoint;
 
 import org.springframework.amqp.core.AmqpAdmin;
 import org.springframework.beans.factory.ObjectProvider;
@@ -199,12 +199,7 @@ public class WorkerMetrics {
                 onBroker = 0;
             }
         }
-        int waiting = camelContext.getEndpoints().stream()
-                .filter(endpoint -> endpoint instanceof SedaEndpoint
-                        && endpoint.getEndpointBaseUri().equals("seda://llm-" + tier))
-                .mapToInt(endpoint -> ((SedaEndpoint) endpoint).getCurrentQueueSize())
-                .max().orElse(0);
-        return onBroker + waiting + slots.waiting(tier);
+        return onBroker + TierLine.waiting(camelContext, tier) + slots.waiting(tier);
     }
 
     private static String tag(String value) {
