@@ -102,7 +102,7 @@ public final class ChatModelFactory {
 
     /** A tier whose provider needs a key that is not set: its tasks fail at once with the reason, others run. */
     /** Why a tier whose provider needs a key has none, naming the setting and its environment variable. */
-    static String missingApiKeyReason(String tierName, Provider provider) {
+    public static String missingApiKeyReason(String tierName, Provider provider) {
         return "worker.tiers." + tierName + ".api-key is not set (environment variable WORKER_TIERS_"
                 + tierName.toUpperCase().replace('-', '_') + "_API_KEY); the " + provider.name().toLowerCase()
                 + " provider requires one";

@@ -26,7 +26,8 @@ import org.springframework.web.cors.CorsConfiguration;
 /**
  * The task API ({@code /api/v1/**}), the embedded RAG service's context endpoint ({@code /rag/api/v1/context}, which
  * the worker itself calls), {@code /health} and the seed clients' {@code /info}, {@code /metrics} and {@code /v1/infer}
- * (JSON only, no CSRF token) are open to the worker's clients; everything else (the RAG ingest and
+ * (JSON only, no CSRF token) are open to the worker's clients, and so are the liveness and readiness probes
+ * ({@link #PROBES}, status only); everything else (the RAG ingest and
  * status endpoints, actuator, Jolokia at /actuator/jolokia, Hawtio at /actuator/hawtio) needs an authenticated user
  * with role ADMIN, and so do the operator endpoints under the task API ({@code /api/v1/admin/**}: dead-letter list and
  * replay), which are matched before the open {@code /api/v1/**} and are CSRF-exempt only for JSON calls. The RAG
@@ -56,6 +57,12 @@ class SecurityConfiguration {
     /** Operator endpoints under the open task API (dead-letter list and replay): ADMIN only. */
     static final String ADMIN_API = "/api/v1/admin/";
     static final String INFER = "/v1/infer";
+    /**
+     * The liveness and readiness probes at actuator's paths and on the main port: open, as kubelet sends no
+     * credentials; without them they answer only {@code {"status":"UP"}} or 503 {@code {"status":"DOWN"}}
+     * ({@code management.endpoint.health.show-details: when-authorized}).
+     */
+    static final List<String> PROBES = List.of("/actuator/health/liveness", "/actuator/health/readiness", "/livez", "/readyz");
 
     static boolean isJsonRagIngest(HttpServletRequest request) {
         String contentType = request.getContentType();
@@ -83,6 +90,8 @@ class SecurityConfiguration {
                         .requestMatchers("/health", "/api/v1/**", RAG_CONTEXT, "/error").permitAll()
                         // seed 001/002 contracts: worker identity, inference, the metrics summary
                         .requestMatchers("/info", "/metrics", INFER).permitAll()
+                        // the probes (kubelet sends no credentials): status only, details need the admin user
+                        .requestMatchers(PROBES.toArray(String[]::new)).permitAll()
                         .anyRequest().hasRole("ADMIN"))
                 .csrf(csrf -> csrf.ignoringRequestMatchers(RAG_CONTEXT, INFER)
                         .ignoringRequestMatchers(SecurityConfiguration::isOpenApiCall)
