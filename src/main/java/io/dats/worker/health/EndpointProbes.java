@@ -17,6 +17,7 @@ import java.util.function.Function;
 import java.util.function.LongSupplier;
 
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
 /**
@@ -43,6 +44,7 @@ public class EndpointProbes implements DisposableBean {
     private final ExecutorService executor;
     private final ConcurrentMap<URI, Entry> entries = new ConcurrentHashMap<>();
 
+    @Autowired
     EndpointProbes(HealthProperties properties) {
         this(httpLook(properties.probeTimeout()), properties.probeCache(),
                 properties.probeTimeout().plusMillis(500), System::nanoTime);
