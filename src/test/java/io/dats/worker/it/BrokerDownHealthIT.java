@@ -22,9 +22,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * The broker goes away and comes back: the worker is not ready meanwhile (readiness and {@code /health} 503) but
  * alive (liveness 200: restarting the process would not bring the broker back), and ready again once the broker is.
- * The worker runs against a RabbitMQ node of its own ({@link OwnRabbitNode}): a real broker stopping, as in an
- * outage or a broker upgrade, rather than a port that was never open (the worker does not start without its broker,
- * as it declares its topology at start).
+ * The worker runs against a RabbitMQ node of its own ({@link OwnRabbitNode}): a real broker stopping under a worker
+ * that was working, as in an outage or a broker upgrade, rather than a port that was never open.
  */
 @DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 @TestExecutionListeners(listeners = BrokerDownHealthIT.StopNodeAfterWorker.class,
