@@ -10,12 +10,17 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.dats.worker.support.FakeLlmServer.Reply;
 import org.apache.camel.CamelContext;
 import org.apache.camel.api.management.ManagedCamelContext;
 import org.apache.camel.api.management.mbean.ManagedRouteMBean;
+import org.apache.camel.health.HealthCheck;
+import org.apache.camel.health.HealthCheckRegistry;
+import org.apache.camel.health.HealthCheckResultBuilder;
+import org.apache.camel.impl.health.AbstractHealthCheck;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.beans.factory.annotation.Autowired;
@@ -89,6 +94,36 @@ class HealthIT extends WorkerITSupport {
         }
         assertThat(get("/actuator/health/readiness").statusCode()).isEqualTo(200);
         assertThat(get("/health").statusCode()).isEqualTo(200);
+    }
+
+    /** What a tier's circuit breaker does (a readiness check registered with Camel): no configuration needed. */
+    @Test
+    void aReadinessCheckRegisteredWithCamelMakesTheWorkerUnreadyWhileDown() {
+        HealthCheckRegistry registry = HealthCheckRegistry.get(camelContext);
+        AtomicBoolean open = new AtomicBoolean(true);
+        HealthCheck circuit = new AbstractHealthCheck("worker", "circuit-test") {
+            @Override
+            protected void doCall(HealthCheckResultBuilder builder, Map<String, Object> options) {
+                if (open.get()) {
+                    builder.down().message("circuit open");
+                } else {
+                    builder.up();
+                }
+            }
+        };
+        registry.register(circuit);
+        try {
+            assertThat(get("/actuator/health/readiness").statusCode()).isEqualTo(503);
+            assertThat(get("/actuator/health/liveness").statusCode()).isEqualTo(200);
+            HttpResponse<String> health = get("/health");
+            assertThat(health.statusCode()).isEqualTo(503);
+            assertThat(strings(parse(health.body()).path("not_ready"))).contains("camelReadinessState", "circuit-test");
+            open.set(false);
+            assertThat(get("/actuator/health/readiness").statusCode()).isEqualTo(200);
+            assertThat(get("/health").statusCode()).isEqualTo(200);
+        } finally {
+            registry.unregister(circuit);
+        }
     }
 
     @Test
