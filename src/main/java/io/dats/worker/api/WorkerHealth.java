@@ -14,6 +14,7 @@ import io.dats.worker.config.WorkerProperties;
 import io.dats.worker.config.WorkerProperties.Provider;
 import io.dats.worker.health.EndpointProbes;
 import io.dats.worker.health.EndpointProbes.Probe;
+import io.dats.worker.health.OllamaModels;
 import io.dats.worker.intake.IntakeStatus;
 import io.dats.worker.llm.ChatModelFactory;
 import io.dats.worker.llm.TierLine;
@@ -109,7 +110,7 @@ public class WorkerHealth {
             int waiting = TierLine.waiting(camelContext, name);
             queued += waiting;
             Map<String, Object> llm = llm(name, tier);
-            if (!Boolean.TRUE.equals(llm.get("reachable"))) {
+            if (withoutModel(llm)) {
                 withoutModel.add(name);
             }
             Map<String, Object> detail = new LinkedHashMap<>();
@@ -140,22 +141,43 @@ public class WorkerHealth {
         return mapper.writeValueAsString(body);
     }
 
-    /** A tier's LLM endpoint: its URL and whether it answers; a tier whose provider needs a key it lacks is not usable either. */
+    /**
+     * A tier's LLM endpoint: its URL and whether it answers; for Ollama also whether the server has the tier's model
+     * ({@code /api/tags}). A tier whose provider needs a key it lacks has no usable model either.
+     */
     private Map<String, Object> llm(String name, WorkerProperties.Tier tier) {
         Map<String, Object> llm = new LinkedHashMap<>();
         llm.put("url", tier.baseUrl().toString());
         if (tier.provider() == Provider.ANTHROPIC && !tier.hasApiKey()) {
             llm.put("reachable", false);
+            llm.put("model_available", false);
             llm.put("detail", ChatModelFactory.missingApiKeyReason(name, tier.provider()));
             return llm;
         }
-        Probe probe = probes.probe(tier.baseUrl());
+        boolean ollama = tier.provider() == Provider.OLLAMA;
+        Probe probe = probes.probe(ollama ? OllamaModels.tagsUrl(tier.baseUrl()) : tier.baseUrl());
+        Boolean hasModel = ollama && probe.reachable() ? OllamaModels.lists(probe.body(), tier.model()) : null;
         llm.put("reachable", probe.reachable());
-        llm.put("detail", probe.reachable() ? probe.detail()
-                : probe.detail() + " (set worker.tiers." + name + ".base-url, environment variable WORKER_TIERS_"
-                        + name.toUpperCase().replace('-', '_') + "_BASE_URL)");
+        if (hasModel != null) {
+            llm.put("model_available", hasModel);
+        }
+        String setting = " (worker.tiers." + name + ".base-url, environment variable WORKER_TIERS_"
+                + name.toUpperCase().replace('-', '_') + "_BASE_URL)";
+        if (!probe.reachable()) {
+            llm.put("detail", probe.detail() + setting);
+        } else if (Boolean.FALSE.equals(hasModel)) {
+            llm.put("detail", "the Ollama server does not have the model '" + tier.model() + "' (ollama pull "
+                    + tier.model() + ", or set worker.tiers." + name + ".model)");
+        } else {
+            llm.put("detail", probe.detail());
+        }
         llm.put("checked_at", probe.checkedAt().toString());
         return llm;
+    }
+
+    /** A tier that cannot run a task now: its endpoint does not answer, or it answers without the tier's model. */
+    static boolean withoutModel(Map<String, Object> llm) {
+        return !Boolean.TRUE.equals(llm.get("reachable")) || Boolean.FALSE.equals(llm.get("model_available"));
     }
 
     /** The embedded RAG service (the worker's own endpoint) with its index state, or the outside one and whether it answers. */

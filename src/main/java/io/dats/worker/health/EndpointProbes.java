@@ -33,9 +33,16 @@ import org.springframework.stereotype.Component;
 @Component
 public class EndpointProbes implements DisposableBean {
 
-    /** The result of one look at a URL. */
-    public record Probe(boolean reachable, String detail, Instant checkedAt) {
+    /** The result of one look at a URL; {@code body} is the answer of a 2xx (at most {@link #MAX_BODY} characters), else null. */
+    public record Probe(boolean reachable, String detail, Instant checkedAt, String body) {
+
+        public Probe(boolean reachable, String detail, Instant checkedAt) {
+            this(reachable, detail, checkedAt, null);
+        }
     }
+
+    /** The longest answer kept (an Ollama model list is a few hundred bytes per model). */
+    static final int MAX_BODY = 256 * 1024;
 
     private final Function<URI, Probe> look;
     private final long cacheNanos;
@@ -75,9 +82,10 @@ public class EndpointProbes implements DisposableBean {
                 .build();
         return url -> {
             try {
-                HttpResponse<Void> response = http.send(HttpRequest.newBuilder(url).timeout(timeout).GET().build(),
-                        HttpResponse.BodyHandlers.discarding());
-                return new Probe(true, "HTTP " + response.statusCode(), Instant.now());
+                HttpResponse<String> response = http.send(HttpRequest.newBuilder(url).timeout(timeout).GET().build(),
+                        HttpResponse.BodyHandlers.ofString());
+                String body = response.statusCode() / 100 == 2 && response.body().length() <= MAX_BODY ? response.body() : null;
+                return new Probe(true, "HTTP " + response.statusCode(), Instant.now(), body);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return new Probe(false, "interrupted", Instant.now());

@@ -2,6 +2,8 @@ package io.dats.worker.it;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -10,9 +12,13 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.dats.worker.api.WorkerHealth;
 import io.dats.worker.support.FakeLlmServer.Reply;
 import org.apache.camel.CamelContext;
 import org.apache.camel.api.management.ManagedCamelContext;
@@ -21,6 +27,9 @@ import org.apache.camel.health.HealthCheck;
 import org.apache.camel.health.HealthCheckRegistry;
 import org.apache.camel.health.HealthCheckResultBuilder;
 import org.apache.camel.impl.health.AbstractHealthCheck;
+import org.apache.camel.support.DefaultExchange;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.beans.factory.annotation.Autowired;
@@ -45,11 +54,27 @@ class HealthIT extends WorkerITSupport {
     @Autowired
     CamelContext camelContext;
 
+    @Autowired
+    WorkerHealth workerHealth;
+
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
         workerProperties(registry, BROKER);
         registry.add("worker.tiers.coding.base-url", () -> "http://127.0.0.1:" + DEAD_LLM_PORT);
         registry.add("worker.rag.url", () -> "http://127.0.0.1:" + DEAD_RAG_PORT + "/api/v1/context");
+        // looks at the LLM endpoints are cached this long: short, so that a change shows within the test
+        registry.add("worker.health.probe-cache", () -> "200ms");
+    }
+
+    /** The Ollama server has the tiers' models (GET /api/tags); the fake server is shared, so the list is emptied after. */
+    @BeforeAll
+    static void ollamaHasTheModels() {
+        LLM.ollamaModels(MODELS.get("tiny"), MODELS.get("small"), MODELS.get("coding"));
+    }
+
+    @AfterAll
+    static void emptyOllamaModelList() {
+        LLM.ollamaModels();
     }
 
     @Test
@@ -142,9 +167,13 @@ class HealthIT extends WorkerITSupport {
 
     @Test
     void healthReportsTheWorkersAvailabilityAndNamesTheTiersWithoutAReachableModel() {
+        await().atMost(TIMEOUT).until(() -> strings(parse(get("/health").body()).path("tiers_without_model")).equals(List.of("coding")));
+        long start = System.nanoTime();
         HttpResponse<String> response = get("/health");
+        long millis = (System.nanoTime() - start) / 1_000_000;
         assertThat(response.statusCode()).as("an unreachable LLM endpoint or RAG service does not make the worker DOWN")
                 .isEqualTo(200);
+        System.out.printf("/health with a dead LLM endpoint and a dead RAG service: %d ms%n", millis);
         JsonNode health = parse(response.body());
         assertThat(health.path("status").asText()).isEqualTo("UP");
         assertThat(health.path("liveness").asText()).isEqualTo("UP");
@@ -172,6 +201,8 @@ class HealthIT extends WorkerITSupport {
             assertThat(tier.path("model").asText()).as(name).isEqualTo(MODELS.get(name));
             assertThat(tier.path("llm").path("reachable").asBoolean()).as(name).isEqualTo(!name.equals("coding"));
         });
+        assertThat(health.path("tiers").path("small").path("llm").path("model_available").asBoolean()).isTrue();
+        assertThat(health.path("tiers").path("large").path("llm").has("model_available")).as("only Ollama lists its models").isFalse();
         JsonNode coding = health.path("tiers").path("coding").path("llm");
         assertThat(coding.path("url").asText()).isEqualTo("http://127.0.0.1:" + DEAD_LLM_PORT);
         assertThat(coding.path("detail").asText()).contains("worker.tiers.coding.base-url").contains("WORKER_TIERS_CODING_BASE_URL");
@@ -179,6 +210,62 @@ class HealthIT extends WorkerITSupport {
                 .containsExactlyInAnyOrder("code-general", "code-vision", "code-embedded", "documentation", "ui-design");
         assertThat(health.path("domains").path("documentation").path("default_tier").asText()).isEqualTo("small");
         assertThat(health.path("domains").path("ui-design").path("kind").asText()).isEqualTo("ui");
+    }
+
+    @Test
+    void anOllamaServerWithoutTheTiersModelNamesTheTier() {
+        LLM.ollamaModels(MODELS.get("tiny"), MODELS.get("coding"));
+        try {
+            await().atMost(TIMEOUT).until(() -> strings(parse(get("/health").body()).path("tiers_without_model"))
+                    .equals(List.of("small", "coding")));
+            HttpResponse<String> response = get("/health");
+            assertThat(response.statusCode()).isEqualTo(200);
+            JsonNode small = parse(response.body()).path("tiers").path("small").path("llm");
+            assertThat(small.path("reachable").asBoolean()).isTrue();
+            assertThat(small.path("model_available").asBoolean()).isFalse();
+            assertThat(small.path("detail").asText()).contains("ollama pull gemma3:12b");
+        } finally {
+            ollamaHasTheModels();
+        }
+    }
+
+    /**
+     * The report's own cost, as CPU time of the calling thread (what the machine's load does not change), and what
+     * 200 HTTP calls, 16 at a time, take end to end on this (shared) machine, printed.
+     */
+    @Test
+    void healthCostsLittleCpuPerCall() {
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        for (int i = 0; i < 50; i++) {
+            report();
+        }
+        long cpu = threads.getCurrentThreadCpuTime();
+        for (int i = 0; i < 200; i++) {
+            report();
+        }
+        double cpuMillis = (threads.getCurrentThreadCpuTime() - cpu) / 1e6 / 200;
+
+        List<CompletableFuture<Long>> calls = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            calls.add(CompletableFuture.supplyAsync(() -> {
+                long start = System.nanoTime();
+                assertThat(get("/health").statusCode()).isEqualTo(200);
+                return (System.nanoTime() - start) / 1_000_000;
+            }, POOL));
+        }
+        List<Long> millis = calls.stream().map(CompletableFuture::join).sorted().toList();
+        System.out.printf("/health: %.2f ms CPU per report; 200 HTTP calls 16 at a time: median %d ms, p95 %d ms, "
+                + "max %d ms (load average %.1f)%n", cpuMillis, millis.get(100), millis.get(190), millis.get(199),
+                ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+        assertThat(cpuMillis).as("CPU ms per /health report").isLessThan(10.0);
+    }
+
+    private void report() {
+        try {
+            workerHealth.report(new DefaultExchange(camelContext));
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
     }
 
     @Test
@@ -204,6 +291,8 @@ class HealthIT extends WorkerITSupport {
         assertThat(ragContext.getExchangesFailed()).as("rag-context failed exchanges").isEqualTo(failedBefore);
         assertThat(failedBefore).isZero();
     }
+
+    static final ExecutorService POOL = Executors.newFixedThreadPool(16);
 
     private HttpResponse<String> get(String path) {
         return send(request(path).GET().build());
