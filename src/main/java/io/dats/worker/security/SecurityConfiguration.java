@@ -59,7 +59,7 @@ class SecurityConfiguration {
     static final String INFER = "/v1/infer";
     /**
      * The liveness and readiness probes at actuator's paths and on the main port: open, as kubelet sends no
-     * credentials; without them they answer only {@code {"status":"UP"}} or 503 {@code {"status":"DOWN"}}
+     * credentials; without them they answer only {@code {"status":"UP"}} or 503 ({@code DOWN}, {@code OUT_OF_SERVICE})
      * ({@code management.endpoint.health.show-details: when-authorized}).
      */
     static final List<String> PROBES = List.of("/actuator/health/liveness", "/actuator/health/readiness", "/livez", "/readyz");
