@@ -74,7 +74,9 @@ class BrokerDownHealthIT extends WorkerITSupport {
             }
         }
         System.out.printf("broker down: /health answered in %s ms%n", healthMillis);
-        assertThat(healthMillis).allMatch(millis -> millis < 2_000);
+        // a refused connection is seen at once: /health never waits for spring.rabbitmq.connection-timeout (10 s);
+        // the bound leaves room for a loaded build machine
+        assertThat(healthMillis).allMatch(millis -> millis < 5_000);
 
         NODE.start();
         await().atMost(TIMEOUT).pollInterval(Duration.ofMillis(500))
