@@ -9,6 +9,7 @@ import java.util.Map;
 import dev.langchain4j.model.chat.ChatModel;
 import io.dats.worker.llm.ChatModelFactory;
 import io.dats.worker.llm.ChatModels;
+import io.dats.worker.priority.Priority;
 import org.apache.camel.CamelContext;
 import org.apache.camel.builder.TemplatedRouteBuilder;
 import org.apache.camel.processor.errorhandler.RedeliveryPolicy;
@@ -77,13 +78,17 @@ class TierRoutes {
             WorkerProperties.Tier tier = entry.getValue();
             ChatModel model = chatModels.byTier().get(name);
             camelContext.getRegistry().bind(ChatModels.beanName(name), ChatModel.class, model);
-            TemplatedRouteBuilder.builder(camelContext, INTAKE_TEMPLATE)
-                    .routeId("intake-" + name)
-                    .parameter("tier", name)
-                    .parameter("queue", broker.queue(name))
-                    .parameter("routingKey", broker.readyRoutingKey(name))
-                    .parameter("consumers", tier.consumerCount())
-                    .add();
+            // one intake per priority lane (README "Priority"): intake-<tier> for the normal lane, intake-<tier>-<priority>
+            for (Priority priority : Priority.values()) {
+                TemplatedRouteBuilder.builder(camelContext, INTAKE_TEMPLATE)
+                        .routeId(intakeRouteId(name, priority))
+                        .parameter("tier", name)
+                        .parameter("priority", priority.id())
+                        .parameter("queue", broker.queue(name, priority))
+                        .parameter("routingKey", broker.readyRoutingKey(name, priority))
+                        .parameter("consumers", tier.consumerCount())
+                        .add();
+            }
             TemplatedRouteBuilder.builder(camelContext, LLM_TEMPLATE)
                     .routeId("llm-" + name)
                     .parameter("tier", name)
@@ -94,8 +99,14 @@ class TierRoutes {
                     .parameter("requestsPerMinute", Math.max(1, tier.requestsPerMinute()))
                     .parameter("ratePeriodMillis", tier.ratePeriod().toMillis())
                     .add();
-            LOG.info("Routes intake-{} and llm-{}: {}", name, name, ChatModelFactory.describe(name, tier));
+            LOG.info("Routes intake-{} (and its priority lanes) and llm-{}: {}", name, name,
+                    ChatModelFactory.describe(name, tier));
         }
+    }
+
+    /** {@code intake-<tier>} for the normal lane, {@code intake-<tier>-<priority>} for the others. */
+    public static String intakeRouteId(String tier, Priority priority) {
+        return "intake-" + tier + (priority == Priority.NORMAL ? "" : "-" + priority.id());
     }
 
     static void checkTemplates(WorkerProperties properties) {
