@@ -6,6 +6,7 @@ import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.component.seda.BlockingQueueFactory;
 import org.apache.camel.component.seda.SedaComponent;
+import org.apache.camel.component.seda.SedaEndpoint;
 import org.apache.camel.spring.boot.CamelContextConfiguration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,7 +20,7 @@ import org.springframework.context.annotation.Configuration;
  * seda component's default queue factory, so the routes keep their plain {@code seda:llm-<tier>} URIs.
  */
 @Configuration(proxyBeanMethods = false)
-class TierLines {
+public class TierLines {
 
     private static final Logger LOG = LoggerFactory.getLogger(TierLines.class);
 
@@ -39,6 +40,22 @@ class TierLines {
                 // nothing to do
             }
         };
+    }
+
+    /** Tasks waiting in the tier's line (this worker) with the given priority or a higher one. */
+    public static int waitingAtOrAbove(CamelContext camelContext, String tier, Priority priority) {
+        int count = 0;
+        for (org.apache.camel.Endpoint endpoint : camelContext.getEndpoints()) {
+            if (endpoint instanceof SedaEndpoint seda && endpoint.getEndpointBaseUri().equals("seda://llm-" + tier)) {
+                for (Exchange waiting : seda.getQueue()) {
+                    if (TierLineQueue.priorityOf(waiting).level() >= priority.level()) {
+                        count++;
+                    }
+                }
+                return count;
+            }
+        }
+        return count;
     }
 
     static BlockingQueueFactory<Exchange> factory(long stepMillis) {
