@@ -141,6 +141,7 @@ class TaskQueueIT extends WorkerITSupport {
 
     @Test
     void refusesWhatItCannotQueueWithJsonErrors() {
+        EventInbox.events(BROKER, "task.output.created");
         Map<String, Object> valid = task("queue-refused", "code-general", "Create fibonacci function", null, null);
 
         Map<String, Object> badPriority = new LinkedHashMap<>(valid);
