@@ -78,7 +78,10 @@ class TaskStoreRestartIT {
         properties.put("spring.rabbitmq.virtual-host", BROKER.vhost);
         properties.putAll(database);
         properties.put("server.port", 0);
-        return new SpringApplicationBuilder(WorkerApplication.class).properties(properties).run();
+        // as command-line arguments: they must win over config/application.yaml (builder properties are only defaults)
+        String[] args = properties.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue())
+                .toArray(String[]::new);
+        return new SpringApplicationBuilder(WorkerApplication.class).run(args);
     }
 
     static int port(ConfigurableApplicationContext worker) {
