@@ -73,6 +73,7 @@ class TierRoutes {
 
     static void addTierRoutes(CamelContext camelContext, WorkerProperties properties, ChatModels chatModels) {
         WorkerProperties.Broker broker = properties.broker();
+        checkIntakeIds(properties);
         for (Map.Entry<String, WorkerProperties.Tier> entry : properties.tiers().entrySet()) {
             String name = entry.getKey();
             WorkerProperties.Tier tier = entry.getValue();
@@ -107,6 +108,19 @@ class TierRoutes {
     /** {@code intake-<tier>} for the normal lane, {@code intake-<tier>-<priority>} for the others. */
     public static String intakeRouteId(String tier, Priority priority) {
         return "intake-" + tier + (priority == Priority.NORMAL ? "" : "-" + priority.id());
+    }
+
+    /** A tier named like another tier's lane ({@code small-high} beside {@code small}) would reuse its route id. */
+    static void checkIntakeIds(WorkerProperties properties) {
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        for (String tier : properties.tiers().keySet()) {
+            for (Priority priority : Priority.values()) {
+                if (!ids.add(intakeRouteId(tier, priority))) {
+                    throw new IllegalStateException("worker.tiers." + tier + ": its intake route id "
+                            + intakeRouteId(tier, priority) + " is also another tier's priority lane intake; rename the tier");
+                }
+            }
+        }
     }
 
     static void checkTemplates(WorkerProperties properties) {
