@@ -83,11 +83,21 @@ public class ApiKeys {
         if (!enabled() || !"rest".equals(exchange.getVariable(TaskVariables.SOURCE, String.class))) {
             return;
         }
+        authorize(presented, exchange.getVariable(TaskVariables.TIER, String.class));
+    }
+
+    /**
+     * The same rule outside a route ({@code POST /v1/infer}): 401 without a valid key, 403 when the key may not use
+     * the tier; nothing when no keys are configured.
+     */
+    public void authorize(String presented, String tier) {
+        if (!enabled()) {
+            return;
+        }
         Key key = find(presented);
         if (key == null) {
             throw new ApiAccessException(401, unauthorizedDetail(presented));
         }
-        String tier = exchange.getVariable(TaskVariables.TIER, String.class);
         if (!key.allows(tier)) {
             throw new ApiAccessException(403, "this API key may not use tier '" + tier + "' (it may use "
                     + key.tiers() + ")");

@@ -5,6 +5,7 @@ import java.util.List;
 
 import io.dats.worker.config.WorkerProperties;
 import io.dats.worker.config.WorkerProperties.Broker;
+import io.dats.worker.priority.Priority;
 
 import org.springframework.amqp.core.Binding;
 import org.springframework.amqp.core.BindingBuilder;
@@ -20,7 +21,8 @@ import org.springframework.context.annotation.Configuration;
 
 /**
  * The worker's RabbitMQ topology, declared idempotently by Spring's RabbitAdmin on every (re)connection.
- * Tier queues are quorum queues with a delivery limit and at-least-once dead-lettering to {@code task.dlx}.
+ * Tier queues (one per tier and priority lane) are quorum queues with a delivery limit and at-least-once
+ * dead-lettering to {@code task.dlx}.
  */
 @Configuration(proxyBeanMethods = false)
 class BrokerTopology {
@@ -49,18 +51,22 @@ class BrokerTopology {
         declarables.add(unroutedQueue);
         declarables.add(BindingBuilder.bind(unroutedQueue).to(unrouted));
 
+        // every tier has one lane per priority (README "Priority"): worker-service.<tier> with task.ready.<tier> is
+        // the normal lane producers publish to; worker-service.<tier>.<priority> with task.ready.<tier>.<priority>
         for (String tier : properties.tiers().keySet()) {
-            Queue queue = tierQueue(broker, tier);
-            Binding binding = BindingBuilder.bind(queue).to(events).with(broker.readyRoutingKey(tier));
-            declarables.add(queue);
-            declarables.add(binding);
+            for (Priority priority : Priority.values()) {
+                Queue queue = tierQueue(broker, tier, priority);
+                Binding binding = BindingBuilder.bind(queue).to(events).with(broker.readyRoutingKey(tier, priority));
+                declarables.add(queue);
+                declarables.add(binding);
+            }
         }
         return new Declarables(declarables);
     }
 
     /** Quorum queue arguments cannot change once declared: a mismatch fails the start with a 406 from the broker. */
-    static Queue tierQueue(Broker broker, String tier) {
-        return QueueBuilder.durable(broker.queue(tier))
+    static Queue tierQueue(Broker broker, String tier, Priority priority) {
+        return QueueBuilder.durable(broker.queue(tier, priority))
                 .quorum()
                 .deliveryLimit(broker.deliveryLimit())
                 .deadLetterExchange(broker.deadLetterExchange())

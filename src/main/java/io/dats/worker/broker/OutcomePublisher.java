@@ -49,7 +49,14 @@ public class OutcomePublisher {
         }
         String key = message.getHeader(SpringRabbitMQConstants.ROUTING_OVERRIDE_KEY, routingKey, String.class);
         AMQP.BasicProperties properties = properties(message);
-        byte[] payload = body;
+        send(exchangeName, key, properties, body);
+    }
+
+    /**
+     * Publishes one message mandatory and waits for the broker's confirm; throws {@link OutcomePublishException} when
+     * the broker nacks it, does not confirm it in time, or returns it (no queue bound for the routing key).
+     */
+    public void send(String exchangeName, String key, AMQP.BasicProperties properties, byte[] payload) {
         try {
             template.execute(channel -> {
                 AtomicReference<String> returned = new AtomicReference<>();

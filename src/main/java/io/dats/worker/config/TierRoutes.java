@@ -9,6 +9,7 @@ import java.util.Map;
 import dev.langchain4j.model.chat.ChatModel;
 import io.dats.worker.llm.ChatModelFactory;
 import io.dats.worker.llm.ChatModels;
+import io.dats.worker.priority.Priority;
 import org.apache.camel.CamelContext;
 import org.apache.camel.builder.TemplatedRouteBuilder;
 import org.apache.camel.processor.errorhandler.RedeliveryPolicy;
@@ -72,18 +73,23 @@ class TierRoutes {
 
     static void addTierRoutes(CamelContext camelContext, WorkerProperties properties, ChatModels chatModels) {
         WorkerProperties.Broker broker = properties.broker();
+        checkIntakeIds(properties);
         for (Map.Entry<String, WorkerProperties.Tier> entry : properties.tiers().entrySet()) {
             String name = entry.getKey();
             WorkerProperties.Tier tier = entry.getValue();
             ChatModel model = chatModels.byTier().get(name);
             camelContext.getRegistry().bind(ChatModels.beanName(name), ChatModel.class, model);
-            TemplatedRouteBuilder.builder(camelContext, INTAKE_TEMPLATE)
-                    .routeId("intake-" + name)
-                    .parameter("tier", name)
-                    .parameter("queue", broker.queue(name))
-                    .parameter("routingKey", broker.readyRoutingKey(name))
-                    .parameter("consumers", tier.consumerCount())
-                    .add();
+            // one intake per priority lane (README "Priority"): intake-<tier> for the normal lane, intake-<tier>-<priority>
+            for (Priority priority : Priority.values()) {
+                TemplatedRouteBuilder.builder(camelContext, INTAKE_TEMPLATE)
+                        .routeId(intakeRouteId(name, priority))
+                        .parameter("tier", name)
+                        .parameter("priority", priority.id())
+                        .parameter("queue", broker.queue(name, priority))
+                        .parameter("routingKey", broker.readyRoutingKey(name, priority))
+                        .parameter("consumers", tier.consumerCount())
+                        .add();
+            }
             TemplatedRouteBuilder.builder(camelContext, LLM_TEMPLATE)
                     .routeId("llm-" + name)
                     .parameter("tier", name)
@@ -94,7 +100,26 @@ class TierRoutes {
                     .parameter("requestsPerMinute", Math.max(1, tier.requestsPerMinute()))
                     .parameter("ratePeriodMillis", tier.ratePeriod().toMillis())
                     .add();
-            LOG.info("Routes intake-{} and llm-{}: {}", name, name, ChatModelFactory.describe(name, tier));
+            LOG.info("Routes intake-{} (and its priority lanes) and llm-{}: {}", name, name,
+                    ChatModelFactory.describe(name, tier));
+        }
+    }
+
+    /** {@code intake-<tier>} for the normal lane, {@code intake-<tier>-<priority>} for the others. */
+    public static String intakeRouteId(String tier, Priority priority) {
+        return "intake-" + tier + (priority == Priority.NORMAL ? "" : "-" + priority.id());
+    }
+
+    /** A tier named like another tier's lane ({@code small-high} beside {@code small}) would reuse its route id. */
+    static void checkIntakeIds(WorkerProperties properties) {
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        for (String tier : properties.tiers().keySet()) {
+            for (Priority priority : Priority.values()) {
+                if (!ids.add(intakeRouteId(tier, priority))) {
+                    throw new IllegalStateException("worker.tiers." + tier + ": its intake route id "
+                            + intakeRouteId(tier, priority) + " is also another tier's priority lane intake; rename the tier");
+                }
+            }
         }
     }
 

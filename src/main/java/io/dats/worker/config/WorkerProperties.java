@@ -228,6 +228,16 @@ public record WorkerProperties(
         public String readyRoutingKey(String tier) {
             return readyRoutingKeyPrefix + tier;
         }
+
+        /** A priority lane of the tier: {@code worker-service.<tier>} for normal, else {@code worker-service.<tier>.<priority>}. */
+        public String queue(String tier, io.dats.worker.priority.Priority priority) {
+            return queue(tier) + priority.laneSuffix();
+        }
+
+        /** The routing key of a priority lane: {@code task.ready.<tier>}, or {@code task.ready.<tier>.<priority>}. */
+        public String readyRoutingKey(String tier, io.dats.worker.priority.Priority priority) {
+            return readyRoutingKey(tier) + priority.laneSuffix();
+        }
     }
 
     /** Backoff between LLM attempts (Camel redelivery). */

@@ -66,8 +66,9 @@ record DeadLetter(String taskId, String error, Optional<String> tier, AMQP.Basic
 
     /**
      * The tier the message came for, in this order: {@code x-original-tier} (set by the worker); the queue named in
-     * the broker's {@code x-death} entries, {@code worker-service.<tier>}, then their routing keys
-     * {@code task.ready.<tier>}; {@code x-first-death-queue}; the message's own routing key {@code task.ready.<tier>}.
+     * the broker's {@code x-death} entries, {@code worker-service.<tier>} (or a priority lane
+     * {@code worker-service.<tier>.<priority>}), then their routing keys {@code task.ready.<tier>[.<priority>]};
+     * {@code x-first-death-queue}; the message's own routing key {@code task.ready.<tier>[.<priority>]}.
      * Whether the tier is configured is for the caller to check.
      */
     static Optional<String> tier(Map<String, Object> headers, String routingKey, Broker broker) {
@@ -104,14 +105,20 @@ record DeadLetter(String taskId, String error, Optional<String> tier, AMQP.Basic
         if (queue == null || !queue.startsWith(broker.queuePrefix()) || queue.equals(broker.deadLetterQueue())) {
             return Optional.empty();
         }
-        return nonBlank(queue.substring(broker.queuePrefix().length()));
+        return nonBlank(withoutLane(queue.substring(broker.queuePrefix().length())));
+    }
+
+    /** A priority lane's tier: {@code small.high} is tier {@code small} (tier names have no dots). */
+    private static String withoutLane(String tierAndLane) {
+        int dot = tierAndLane.indexOf('.');
+        return dot < 0 ? tierAndLane : tierAndLane.substring(0, dot);
     }
 
     private static Optional<String> tierOfRoutingKey(String routingKey, Broker broker) {
         if (routingKey == null || !routingKey.startsWith(broker.readyRoutingKeyPrefix())) {
             return Optional.empty();
         }
-        return nonBlank(routingKey.substring(broker.readyRoutingKeyPrefix().length()));
+        return nonBlank(withoutLane(routingKey.substring(broker.readyRoutingKeyPrefix().length())));
     }
 
     private static Optional<String> nonBlank(String value) {

@@ -9,6 +9,8 @@ import java.util.Map;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.dats.worker.api.ApiAccessException;
+import io.dats.worker.api.ApiKeys;
 import io.dats.worker.config.WorkerProperties;
 import io.dats.worker.llm.LlmFailures;
 import jakarta.servlet.http.HttpServletResponse;
@@ -18,6 +20,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RestController;
 
 /**
@@ -30,7 +33,8 @@ import org.springframework.web.bind.annotation.RestController;
  * <li>{@code stream} true: 200 {@code text/event-stream}, {@code data: {"token": "..."}} per token and
  * {@code data: [DONE]}; a failure after the first token ends the stream with
  * {@code event: error} / {@code data: {"error", "detail"}}.</li>
- * <li>400 {@code {"error": "invalid_request", "detail"}} for a bad body; 502 {@code llm_failed} or 504
+ * <li>400 {@code {"error": "invalid_request", "detail"}} for a bad body; 403 {@code forbidden} when API keys are
+ * configured and the key may not use the tier (the task endpoints' {@link ApiKeys} rule); 502 {@code llm_failed} or 504
  * {@code llm_timeout} when the model fails before its first token.</li>
  * </ul>
  * Both forms wait for a slot of the tier ({@link InferService}), like the tier's tasks.
@@ -45,9 +49,11 @@ class InferController {
     private final WorkerProperties properties;
     private final InferProperties inferProperties;
     private final ObjectMapper mapper;
+    private final ApiKeys apiKeys;
 
     InferController(InferService service, WorkerProperties properties, InferProperties inferProperties,
-                    ObjectMapper mapper) {
+                    ObjectMapper mapper, ApiKeys apiKeys) {
+        this.apiKeys = apiKeys;
         this.service = service;
         this.properties = properties;
         this.inferProperties = inferProperties;
@@ -55,13 +61,21 @@ class InferController {
     }
 
     @PostMapping("/v1/infer")
-    void infer(@RequestBody(required = false) byte[] body, HttpServletResponse response)
+    void infer(@RequestBody(required = false) byte[] body,
+               @RequestHeader(name = ApiKeys.HEADER, required = false) String apiKey, HttpServletResponse response)
             throws IOException, InterruptedException {
         InferRequest request;
         try {
             request = InferRequest.read(readJson(body), properties, inferProperties.defaultTier());
         } catch (InferRequest.InvalidInferRequest e) {
             sendJson(response, 400, error("invalid_request", e.getMessage()));
+            return;
+        }
+        try {
+            // the task endpoints' rule: a key may use only its tiers (ApiRequestFilter already refused unknown keys)
+            apiKeys.authorize(apiKey, request.tier());
+        } catch (ApiAccessException refused) {
+            sendJson(response, refused.status(), error(refused.error(), refused.getMessage()));
             return;
         }
         if (request.stream()) {

@@ -186,17 +186,23 @@ public class WorkerMetrics {
         return count == 0 ? 0.0 : Math.round(seconds / count * 100) / 100.0;
     }
 
-    /** Tasks ready in the tier's queue on the broker (0 when it cannot be asked) plus those waiting for the bound. */
+    /**
+     * Tasks ready in the tier's queues on the broker (every priority lane; 0 when it cannot be asked) plus those
+     * waiting for the bound.
+     */
     private int queued(String tier) {
         int onBroker = 0;
         AmqpAdmin admin = amqpAdmin.getIfAvailable();
         if (admin != null) {
-            try {
-                Properties info = admin.getQueueProperties(properties.broker().queue(tier));
-                Object count = info == null ? null : info.get(org.springframework.amqp.rabbit.core.RabbitAdmin.QUEUE_MESSAGE_COUNT);
-                onBroker = count instanceof Number number ? number.intValue() : 0;
-            } catch (RuntimeException e) {
-                onBroker = 0;
+            for (io.dats.worker.priority.Priority lane : io.dats.worker.priority.Priority.values()) {
+                try {
+                    Properties info = admin.getQueueProperties(properties.broker().queue(tier, lane));
+                    Object count = info == null ? null
+                            : info.get(org.springframework.amqp.rabbit.core.RabbitAdmin.QUEUE_MESSAGE_COUNT);
+                    onBroker += count instanceof Number number ? number.intValue() : 0;
+                } catch (RuntimeException e) {
+                    // not askable now: counts 0
+                }
             }
         }
         return onBroker + TierLine.waiting(camelContext, tier) + slots.waiting(tier);

@@ -92,9 +92,11 @@ public class TaskStore {
             }
         }
         Timestamp now = Timestamp.from(Instant.now());
-        int updated = jdbc.sql("UPDATE worker_task SET status = ?, source = ?, tier = ?, domain = ?, runs = runs + 1, "
+        // a task submitted over REST (POST /api/v1/tasks) was queued by it: it keeps that source
+        int updated = jdbc.sql("UPDATE worker_task SET status = ?, "
+                        + "source = CASE WHEN status = ? THEN source ELSE ? END, tier = ?, domain = ?, runs = runs + 1, "
                         + "started_at = ?, completed_at = NULL, error = NULL WHERE task_id = ?")
-                .params(RUNNING, source, task.tier(), task.domain(), now, task.taskId()).update();
+                .params(RUNNING, QUEUED, source, task.tier(), task.domain(), now, task.taskId()).update();
         if (updated == 0) {
             try {
                 jdbc.sql("INSERT INTO worker_task (task_id, status, source, tier, domain, runs, queued_at, started_at) "
@@ -104,6 +106,46 @@ public class TaskStore {
                 jdbc.sql("UPDATE worker_task SET runs = runs + 1, started_at = ? WHERE task_id = ?")
                         .params(now, task.taskId()).update();
             }
+        }
+    }
+
+    /** What {@link #enqueue} did: queued the task ({@code fresh}: a new id), or left the record it already has. */
+    public record Enqueued(boolean queued, boolean fresh, TaskRecord existing) {
+    }
+
+    /**
+     * Records a task submitted over REST ({@code POST /api/v1/tasks}) as queued before it is published, so that its
+     * state is {@code queued} until a worker takes it. A new id is inserted; a failed one is queued again (an explicit
+     * retry); any other known id (queued, running, completed) is left as it is and returned: it is not run again.
+     */
+    public Enqueued enqueue(Task task) {
+        Timestamp now = Timestamp.from(Instant.now());
+        try {
+            jdbc.sql("INSERT INTO worker_task (task_id, status, source, tier, domain, runs, queued_at) "
+                            + "VALUES (?, ?, ?, ?, ?, 0, ?)")
+                    .params(task.taskId(), QUEUED, "rest", task.tier(), task.domain(), now).update();
+            return new Enqueued(true, true, null);
+        } catch (DuplicateKeyException known) {
+            int requeued = jdbc.sql("UPDATE worker_task SET status = ?, source = ?, tier = ?, domain = ?, queued_at = ?, "
+                            + "started_at = NULL, completed_at = NULL WHERE task_id = ? AND status = ?")
+                    .params(QUEUED, "rest", task.tier(), task.domain(), now, task.taskId(), FAILED).update();
+            if (requeued == 1) {
+                return new Enqueued(true, false, null);
+            }
+            return new Enqueued(false, false, find(task.taskId()).orElse(null));
+        }
+    }
+
+    /**
+     * The publish of a task {@link #enqueue} queued was refused: a new id is forgotten, a failed one is failed again
+     * (its last error kept), unless a worker already took it.
+     */
+    public void unqueue(String taskId, boolean fresh) {
+        if (fresh) {
+            jdbc.sql("DELETE FROM worker_task WHERE task_id = ? AND status = ?").params(taskId, QUEUED).update();
+        } else {
+            jdbc.sql("UPDATE worker_task SET status = ? WHERE task_id = ? AND status = ?")
+                    .params(FAILED, taskId, QUEUED).update();
         }
     }
 

@@ -13,6 +13,8 @@ public final class TaskVariables {
     public static final String TEMPLATE = "template";
     /** Where the task came from: {@code queue} or {@code rest}. */
     public static final String SOURCE = "source";
+    /** The task's priority ({@code low}, {@code normal}, {@code high}, {@code critical}): its lane, or the request's. */
+    public static final String PRIORITY = "priority";
     public static final String RAG_STATUS = "ragStatus";
     public static final String RAG_CONTEXT = "ragContext";
     public static final String RAG_SOURCES = "ragSources";

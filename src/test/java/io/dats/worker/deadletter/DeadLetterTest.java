@@ -53,6 +53,15 @@ class DeadLetterTest {
     }
 
     @Test
+    void tierOfABrokerDeadLetterFromAPriorityLaneIsTheLanesTier() {
+        Map<String, Object> headers = Map.of("x-death", List.of(brokerDeath("worker-service.large.critical",
+                "task.ready.large.critical", "delivery_limit")));
+        assertThat(DeadLetter.tier(headers, "worker-service.dead-letter", BROKER)).contains("large");
+        Map<String, Object> byKey = Map.of("x-death", List.of(brokerDeath("some-other-queue", "task.ready.tiny.low", "rejected")));
+        assertThat(DeadLetter.tier(byKey, "worker-service.dead-letter", BROKER)).contains("tiny");
+    }
+
+    @Test
     void tierOfABrokerDeadLetterFallsBackToTheXDeathRoutingKey() {
         Map<String, Object> headers = Map.of("x-death", List.of(brokerDeath("some-other-queue", "task.ready.tiny", "rejected")));
         assertThat(DeadLetter.tier(headers, "worker-service.dead-letter", BROKER)).contains("tiny");
