@@ -98,7 +98,8 @@ class ImageLayoutIT {
 
         List<String> entrypoint = entrypoint(runStage);
         entrypoint.set(0, java());
-        Path log = work.resolve("worker.log");
+        Path log = Path.of("target", "image-layout-" + broker.vhost + ".log").toAbsolutePath();
+        long started = System.nanoTime();
         ProcessBuilder builder = new ProcessBuilder(entrypoint).directory(app.toFile()).redirectErrorStream(true)
                 .redirectOutput(log.toFile());
         builder.environment().putAll(env);
@@ -117,6 +118,8 @@ class ImageLayoutIT {
                     return false;
                 }
             });
+            System.out.printf("Image layout: %s healthy %d ms after start%n", health,
+                    Duration.ofNanos(System.nanoTime() - started).toMillis());
 
             HttpResponse<String> task = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
                             + "/api/v1/execute")).timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
@@ -135,11 +138,14 @@ class ImageLayoutIT {
             }
             assertThat(lines).anySatisfy(line -> assertThat(line.path("message").asText()).startsWith("Started WorkerApplication"));
         } finally {
+            long sigterm = System.nanoTime();
             worker.destroy(); // SIGTERM
             boolean exited = worker.waitFor(90, TimeUnit.SECONDS);
             if (!exited) {
                 worker.destroyForcibly();
             }
+            System.out.printf("Image layout: exit %d ms after SIGTERM%n", Duration.ofNanos(System.nanoTime() - sigterm).toMillis());
+            deleteTree(work);
             assertThat(exited).as("the worker exits on SIGTERM").isTrue();
         }
     }
@@ -178,6 +184,12 @@ class ImageLayoutIT {
                     Files.copy(file, to, StandardCopyOption.REPLACE_EXISTING);
                 }
             }
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        try (Stream<Path> files = Files.walk(root)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
     }
 
