@@ -41,7 +41,7 @@ ENV SPRING_PROFILES_ACTIVE=json-logs \
     JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError"
 EXPOSE 8080
 # ready = Camel's tier intakes running, broker and task store reachable; the first start indexes the RAG documents
-HEALTHCHECK --interval=15s --timeout=5s --start-period=90s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
   CMD curl -fsS -o /dev/null http://127.0.0.1:8080/actuator/health/readiness || exit 1
 # exec form: the JVM is PID 1 and gets SIGTERM itself (graceful drain, README "Events and queues")
 ENTRYPOINT ["java", "org.springframework.boot.loader.launch.JarLauncher"]

@@ -77,8 +77,19 @@ class DeploymentFilesTest {
 
     @Test
     void imageLogsJsonByDefault() {
-        assertThat(dockerEnv().get("SPRING_PROFILES_ACTIVE")).contains("json-logs");
-        assertProfilesExist(dockerEnv().get("SPRING_PROFILES_ACTIVE"));
+        assertThat(dockerEnv().get("SPRING_PROFILES_ACTIVE")).isEqualTo("json-logs");
+        Map<String, String> compose = stringMap(map(map(COMPOSE.get("services")).get("worker")).get("environment"));
+        assertThat(compose.get("SPRING_PROFILES_ACTIVE")).isEqualTo("json-logs");
+        assertThat(k8sEnv().get("SPRING_PROFILES_ACTIVE")).isEqualTo("json-logs");
+    }
+
+    @Test
+    void profilesTheDeploymentsActivateExist() {
+        Map<String, String> compose = stringMap(map(map(COMPOSE.get("services")).get("worker")).get("environment"));
+        for (String profiles : List.of(dockerEnv().get("SPRING_PROFILES_ACTIVE"), compose.get("SPRING_PROFILES_ACTIVE"),
+                k8sEnv().get("SPRING_PROFILES_ACTIVE"))) {
+            assertProfilesExist(profiles);
+        }
     }
 
     @Test
@@ -98,7 +109,6 @@ class DeploymentFilesTest {
         Map<String, String> env = stringMap(worker.get("environment"));
         assertThat(env.keySet()).allSatisfy(DeploymentFilesTest::assertRead);
         assertThat(env).containsEntry("RABBITMQ_HOST", "rabbitmq").containsEntry("SERVER_PORT", String.valueOf(serverPort()));
-        assertProfilesExist(env.get("SPRING_PROFILES_ACTIVE"));
         // every Ollama tier is served by the compose Ollama
         for (Map.Entry<String, Object> tier : tiers().entrySet()) {
             if ("ollama".equals(map(tier.getValue()).get("provider"))) {
@@ -174,7 +184,6 @@ class DeploymentFilesTest {
     @Test
     void kubernetesSetsOnlyVariablesTheApplicationReads() {
         assertThat(k8sEnv().keySet()).allSatisfy(DeploymentFilesTest::assertRead);
-        assertProfilesExist(k8sEnv().get("SPRING_PROFILES_ACTIVE"));
         // every tier with a provider that needs a key gets one from the Secret
         for (Map.Entry<String, Object> tier : tiers().entrySet()) {
             Object provider = map(tier.getValue()).get("provider");
