@@ -82,6 +82,10 @@ final class RouteReloadGuard implements ResourceReload {
 
     @Override
     public void onReload(String name, Resource resource) {
+        if (!name.endsWith(".yaml") && !name.endsWith(".yml") && !name.endsWith(".xml")) {
+            LOG.warn("{} changed: only route files (YAML, XML) are reloaded; restart the worker to apply it", name);
+            return;
+        }
         Path file = Path.of(name);
         Path key = key(file);
         if (!Files.exists(file)) {

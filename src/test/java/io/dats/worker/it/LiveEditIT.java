@@ -129,6 +129,30 @@ class LiveEditIT extends WorkerITSupport {
     }
 
     @Test
+    void restRouteFileIsReloaded() {
+        Path status = WORK.resolve("routes/task-status.camel.yaml");
+        String original = read(status);
+        String description = "description: Answers one task's state from the task store";
+        assertThat(original).contains(description);
+        try {
+            write(status, original.replace(description, "description: Answers one task's state (edited live)"));
+            await().atMost(RELOAD).untilAsserted(() -> {
+                assertThat(description("task-status")).isEqualTo("Answers one task's state (edited live)");
+                assertThat(messages(Level.INFO)).anyMatch(m -> m.contains("task-status.camel.yaml reloaded"));
+            });
+            assertThat(camelContext.getRouteController().getRouteStatus("task-status-endpoint")).isEqualTo(ServiceStatus.Started);
+            HttpResponse<String> unknown = send(request("/api/v1/tasks/no-such-task").GET().build());
+            assertThat(unknown.statusCode()).as(unknown.body()).isEqualTo(404);
+        } finally {
+            write(status, original);
+            await().atMost(RELOAD).untilAsserted(() ->
+                    assertThat(description("task-status")).isEqualTo("Answers one task's state from the task store"));
+        }
+        HttpResponse<String> unknown = send(request("/api/v1/tasks/no-such-task").GET().build());
+        assertThat(unknown.statusCode()).as(unknown.body()).isEqualTo(404);
+    }
+
+    @Test
     void templateEditIsUsedByTheNextTask() {
         Path template = WORK.resolve("templates/documentation.vm");
         String marker = "Live-edit marker " + UUID.randomUUID();
