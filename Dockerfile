@@ -34,10 +34,13 @@ COPY config/ config/
 RUN mkdir -p data && chown worker:worker data
 USER 10001:10001
 
-# JSON log lines (profile json-logs: Spring Boot's structured logging, ECS); the liveness and readiness health groups
+# JSON log lines (profile json-logs: Spring Boot's structured logging, ECS); the liveness and readiness health groups;
+# DJL (the embedded RAG's tokenizer) unpacks its native library under $HOME/.djl.ai unless told otherwise: /tmp is
+# writable also with a read-only root file system (Kubernetes)
 ENV SPRING_PROFILES_ACTIVE=json-logs \
     MANAGEMENT_ENDPOINT_HEALTH_PROBES_ENABLED=true \
     SERVER_PORT=8080 \
+    DJL_CACHE_DIR=/tmp/djl \
     JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError"
 EXPOSE 8080
 # ready = Camel's tier intakes running, broker and task store reachable; the first start indexes the RAG documents

@@ -39,13 +39,16 @@ class DeploymentFilesTest {
     static final Map<String, Object> COMPOSE = yaml(ROOT.resolve("docker-compose.yml"));
     static final List<Map<String, Object>> K8S = k8sDocuments();
 
-    /** Spring Boot's own properties the deployments set, which config/application.yaml does not spell out. */
-    static final Set<String> SPRING_BOOT_ENV = Set.of(
+    /**
+     * Variables read by Spring Boot itself (properties config/application.yaml does not spell out), the JVM and DJL.
+     */
+    static final Set<String> RUNTIME_ENV = Set.of(
             "SPRING_PROFILES_ACTIVE",                    // the json-logs profile
             "SPRING_SECURITY_USER_NAME",                 // the admin user (named in application.yaml's comment)
             "SPRING_SECURITY_USER_PASSWORD",
             "MANAGEMENT_ENDPOINT_HEALTH_PROBES_ENABLED", // the liveness and readiness groups outside Kubernetes too
-            "JAVA_TOOL_OPTIONS");                        // read by the JVM
+            "JAVA_TOOL_OPTIONS",                         // read by the JVM
+            "DJL_CACHE_DIR");                            // the embedded RAG tokenizer's native library (DJL)
 
     // --- Dockerfile ---
 
@@ -276,9 +279,9 @@ class DeploymentFilesTest {
 
     /** The environment variable names the application reads. */
     static void assertRead(String name) {
-        assertThat(readVariables().contains(name) || SPRING_BOOT_ENV.contains(name) || tierApiKey(name))
+        assertThat(readVariables().contains(name) || RUNTIME_ENV.contains(name) || tierApiKey(name))
                 .as(name + " is read by config/application.yaml (a ${" + name + "} placeholder or a property's "
-                        + "environment form) or Spring Boot").isTrue();
+                        + "environment form), Spring Boot, the JVM or DJL").isTrue();
     }
 
     static Set<String> readVariables() {

@@ -23,7 +23,6 @@ import java.util.stream.Stream;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.dats.worker.support.FakeLlmServer;
-import io.dats.worker.support.FakeRagServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
@@ -34,14 +33,15 @@ import static org.awaitility.Awaitility.await;
  * The Dockerfile's run stage without a container engine: the built jar is extracted with the Dockerfile's own
  * {@code jarmode=tools} command, its layers and the folders it copies are laid out as its COPY lines say, and the
  * worker is started from there with the image's ENV and ENTRYPOINT (a few variables overridden as {@code docker run -e}
- * would: port, broker virtual host, LLM and RAG stand-ins, an in-memory task store). Checked: the HEALTHCHECK's
- * request succeeds without credentials, log lines are JSON, a task completes, and SIGTERM ends the process.
+ * would: port, broker virtual host, the LLM stand-in, an in-memory task store, documents for the embedded RAG service).
+ * Checked: the HEALTHCHECK's request succeeds without credentials, log lines are JSON, a task completes with context
+ * from the embedded RAG service (whose tokenizer unpacks into DJL_CACHE_DIR, not the home folder), and SIGTERM ends the
+ * process.
  */
 class ImageLayoutIT {
 
     static final ObjectMapper MAPPER = new ObjectMapper();
     static final FakeLlmServer LLM = new FakeLlmServer().start();
-    static final FakeRagServer RAG = new FakeRagServer().start();
     static final String DOCKERFILE = read(Path.of("Dockerfile"));
 
     final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
@@ -49,7 +49,6 @@ class ImageLayoutIT {
     @AfterAll
     static void stopServers() {
         LLM.close();
-        RAG.close();
     }
 
     @Test
@@ -89,10 +88,16 @@ class ImageLayoutIT {
         // as docker run -e would
         env.put("SERVER_PORT", String.valueOf(port));
         env.put("RABBITMQ_VHOST", broker.vhost);
+        env.put("SPRING_SECURITY_USER_NAME", "user");
         env.put("SPRING_SECURITY_USER_PASSWORD", "image-it");
         env.put("WORKER_DB_URL", "jdbc:h2:mem:image-layout");
-        env.put("WORKER_RAG_URL", RAG.url());
-        env.put("WORKER_RAG_EMBEDDED_INDEX_ON_START", "false");
+        // the embedded RAG service (the image's default) on documents mounted at /app/docs; /app is the user's home
+        Path docs = Files.createDirectories(app.resolve("docs"));
+        Files.writeString(docs.resolve("fibonacci.md"), "# Fibonacci\n\nThe project computes Fibonacci numbers "
+                + "iteratively with memoisation; functions are named fib_<variant>.\n");
+        env.put("HOME", app.toString());
+        env.put("DJL_CACHE_DIR", work.resolve(env.get("DJL_CACHE_DIR").substring(1)).toString());
+        env.put("WORKER_RAG_TIMEOUT", "60s");
         env.put("WORKER_TIERS_SMALL_BASE_URL", LLM.ollamaBaseUrl());
         env.put("JAVA_TOOL_OPTIONS", env.getOrDefault("JAVA_TOOL_OPTIONS", "") + " -Xmx512m");
 
@@ -121,6 +126,17 @@ class ImageLayoutIT {
             System.out.printf("Image layout: %s healthy %d ms after start%n", health,
                     Duration.ofNanos(System.nanoTime() - started).toMillis());
 
+            // the start-up index of the documents (admin endpoint)
+            String admin = "Basic " + java.util.Base64.getEncoder().encodeToString("user:image-it".getBytes());
+            await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofSeconds(1)).until(() -> {
+                HttpResponse<String> status = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+                        + "/rag/api/v1/status")).header("Authorization", admin).GET().build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(status.statusCode()).as(status.body()).isEqualTo(200);
+                String state = MAPPER.readTree(status.body()).path("startup_index").asText();
+                assertThat(state).doesNotStartWith("failed");
+                return "done".equals(state);
+            });
+
             HttpResponse<String> task = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
                             + "/api/v1/execute")).timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"task_id\":\"image-1\",\"domain\":\"code-general\","
@@ -128,6 +144,10 @@ class ImageLayoutIT {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(task.statusCode()).as(task.body()).isEqualTo(200);
             assertThat(MAPPER.readTree(task.body()).path("status").asText()).isEqualTo("completed");
+            assertThat(MAPPER.readTree(task.body()).path("rag").asText()).isEqualTo("used");
+            // the tokenizer's native library went to DJL_CACHE_DIR (writable /tmp), not into the home folder /app
+            assertThat(Path.of(env.get("DJL_CACHE_DIR"))).isNotEmptyDirectory();
+            assertThat(app.resolve(".djl.ai")).doesNotExist();
 
             // JSON lines: the application's own lines are JSON objects with a message
             List<JsonNode> lines = new ArrayList<>();
