@@ -126,23 +126,28 @@ class DeploymentFilesTest {
     @Test
     void composeScrapesAndGraphsTheWorker() {
         Map<String, Object> services = map(COMPOSE.get("services"));
-        assertThat(list(map(services.get("prometheus")).get("volumes")))
+        Map<String, Object> prometheusService = map(services.get("prometheus"));
+        assertThat(list(prometheusService.get("volumes")))
                 .contains("./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro");
         List<String> grafana = list(map(services.get("grafana")).get("volumes"));
-        assertThat(grafana).contains("./deploy/grafana:/var/lib/grafana/dashboards:ro");
-        for (String volume : grafana) {
-            Path host = ROOT.resolve(volume.substring(2, volume.indexOf(':')));
-            if (!host.startsWith(ROOT.resolve("deploy/grafana"))) {
-                assertThat(host).as(volume).exists();
-            }
-        }
-        Map<String, Object> provider = map(list(yaml(ROOT.resolve("deploy/compose/grafana/dashboards/llm-task-worker.yaml"))
-                .get("providers")).get(0));
-        assertThat(map(provider.get("options")).get("path")).isEqualTo("/var/lib/grafana/dashboards");
-        // the metrics helper's scrape configuration, once it is there: the compose worker and the actuator path
+        assertThat(grafana).contains("./deploy/grafana:/var/lib/grafana/dashboards:ro")
+                .anyMatch(v -> v.contains(":/etc/grafana/provisioning/datasources/"))
+                .anyMatch(v -> v.contains(":/etc/grafana/provisioning/dashboards/"));
+        // the metrics helper's files (deploy/prometheus, deploy/grafana), once they are there
         Path prometheus = ROOT.resolve("deploy/prometheus/prometheus.yml");
         if (Files.exists(prometheus)) {
-            assertThat(read(prometheus)).contains("worker:" + serverPort(), "/actuator/prometheus");
+            Map<String, Object> job = map(list(yaml(prometheus).get("scrape_configs")).get(0));
+            assertThat(job.get("metrics_path")).isEqualTo("/actuator/prometheus");
+            assertThat(read(prometheus)).contains("worker:" + serverPort());
+            Map<String, Object> auth = map(job.get("basic_auth"));
+            Map<String, String> workerEnv = stringMap(map(services.get("worker")).get("environment"));
+            assertThat(auth.get("username")).isEqualTo(workerEnv.get("SPRING_SECURITY_USER_NAME"));
+            List<Object> secrets = list(prometheusService.get("secrets"));
+            assertThat(secrets).anyMatch(secret -> auth.get("password_file").equals(map(secret).get("target")));
+            for (String volume : grafana) {
+                assertThat(ROOT.resolve(volume.substring(2, volume.indexOf(':')))).as(volume).exists();
+            }
+            assertThat(ROOT.resolve("deploy/grafana/llm-task-worker.json")).exists();
         }
     }
 
