@@ -44,14 +44,17 @@ import org.slf4j.LoggerFactory;
  * <li>loaded (Camel replaces the routes with the file's ids); when that fails, the file's last good content is loaded
  * again, so its routes run as before.</li>
  * </ol>
- * A refused edit is one ERROR line naming the file and the error (the stack trace at DEBUG); saving the fixed file
- * reloads it. Saving a file whose content equals the last loaded one does nothing (editors save twice; a reverted
+ * A changed file is read once its content stopped changing (a piece of a file being written can be valid YAML with
+ * fewer routes). A refused edit is one ERROR line naming the file and the error (the stack trace at DEBUG); saving the
+ * fixed file reloads it. Saving a file whose content equals the last loaded one does nothing (editors save twice; a reverted
  * broken edit needs no reload).
  */
 final class RouteReloadGuard implements ResourceReload {
 
     private static final Logger LOG = LoggerFactory.getLogger(RouteReloadGuard.class);
     private static final int MAX_ERROR_LENGTH = 400;
+    private static final java.time.Duration SETTLE = java.time.Duration.ofMillis(300);
+    private static final int MAX_SETTLE_READS = 10;
 
     private final CamelContext camelContext;
     /** File content last loaded successfully, by absolute path. */
@@ -94,9 +97,15 @@ final class RouteReloadGuard implements ResourceReload {
         }
         String content;
         try {
-            content = Files.readString(file);
+            content = settledContent(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            LOG.warn("Route file {} was removed: the routes it defined keep running until the worker restarts", name);
+            return;
         } catch (IOException e) {
             LOG.error("Route file {} not reloaded: cannot read it ({}); its routes keep running", name, e.getMessage());
+            return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             return;
         }
         if (content.isBlank()) {
@@ -127,6 +136,24 @@ final class RouteReloadGuard implements ResourceReload {
             LOG.error("Route file {} not reloaded: {}. {}", name, oneLine(e), restore(name, key, previous, ids));
             LOG.debug("Route file {} not reloaded", name, e);
         }
+    }
+
+    /**
+     * The file's content once it stopped changing: a file is written in pieces (the JDK writes 8 KB at a time, editors
+     * truncate first), and a piece can be valid YAML with fewer routes. Reads until two reads {@link #SETTLE} apart
+     * agree, at most {@value #MAX_SETTLE_READS} times.
+     */
+    static String settledContent(Path file) throws IOException, InterruptedException {
+        String content = Files.readString(file);
+        for (int read = 1; read < MAX_SETTLE_READS; read++) {
+            Thread.sleep(SETTLE.toMillis());
+            String again = Files.readString(file);
+            if (again.equals(content)) {
+                return content;
+            }
+            content = again;
+        }
+        return content;
     }
 
     /**
