@@ -66,6 +66,21 @@ public record WorkerProperties(
         }
     }
 
+    /**
+     * A tier's setting and the environment variable Spring's relaxed binding maps to it, for messages that tell the
+     * user what to configure: {@code worker.tiers.small.base-url (environment variable WORKER_TIERS_SMALL_BASE_URL)}.
+     */
+    public static String tierSetting(String tier, String key) {
+        return "worker.tiers." + tier + "." + key + " (environment variable " + envVar("worker.tiers." + tier + "." + key)
+                + ")";
+    }
+
+    /** The environment variable of a property under Spring's relaxed binding ({@code worker.tiers.small.base-url} is
+     * {@code WORKER_TIERS_SMALL_BASE_URL}). */
+    public static String envVar(String property) {
+        return property.replace(".", "_").replace("-", "_").toUpperCase(Locale.ROOT);
+    }
+
     public Tier tier(String name) {
         Tier tier = tiers.get(name);
         if (tier == null) {

@@ -10,6 +10,7 @@ import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.ollama.OllamaChatModel;
 import dev.langchain4j.model.openai.OpenAiChatModel;
+import io.dats.worker.config.WorkerProperties;
 import io.dats.worker.config.WorkerProperties.Provider;
 import io.dats.worker.config.WorkerProperties.Tier;
 import org.slf4j.Logger;
@@ -100,12 +101,11 @@ public final class ChatModelFactory {
                 + (tier.headers().isEmpty() ? "" : ", extra headers " + tier.headers().keySet());
     }
 
-    /** A tier whose provider needs a key that is not set: its tasks fail at once with the reason, others run. */
     /** Why a tier whose provider needs a key has none, naming the setting and its environment variable. */
     static String missingApiKeyReason(String tierName, Provider provider) {
-        return "worker.tiers." + tierName + ".api-key is not set (environment variable WORKER_TIERS_"
-                + tierName.toUpperCase().replace('-', '_') + "_API_KEY); the " + provider.name().toLowerCase()
-                + " provider requires one";
+        String key = "worker.tiers." + tierName + ".api-key";
+        return key + " is not set (environment variable " + WorkerProperties.envVar(key) + "); the "
+                + provider.name().toLowerCase() + " provider requires one";
     }
 
     private ChatModel missingApiKey(String tierName, Provider provider) {
