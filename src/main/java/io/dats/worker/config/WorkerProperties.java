@@ -167,13 +167,10 @@ public record WorkerProperties(
             headers = headers == null ? Map.of() : Map.copyOf(headers);
             modelPath = modelPath == null || modelPath.isBlank() ? null : modelPath.trim();
             if (provider == Provider.LOCAL && modelPath != null) {
-                // an in-JVM model has no server: its "address" is the file, its name the file's name by default
-                if (baseUrl == null) {
-                    baseUrl = java.nio.file.Path.of(modelPath).toAbsolutePath().toUri();
-                }
-                if (model == null || model.isBlank()) {
-                    model = java.nio.file.Path.of(modelPath).getFileName().toString();
-                }
+                // an in-JVM model has no server: its address is the file and its name the file's name (a base-url or
+                // model left from the tier's server, e.g. when only the provider was switched, would be misleading)
+                baseUrl = java.nio.file.Path.of(modelPath).toAbsolutePath().toUri();
+                model = java.nio.file.Path.of(modelPath).getFileName().toString();
             }
         }
 
