@@ -93,6 +93,22 @@ class LocalModelIT extends WorkerITSupport {
     }
 
     @Test
+    void inferStreamsTheLocalModelsTokens() {
+        HttpResponse<String> response = send(request("/v1/infer").header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                        "{\"prompt\":\"Hello\",\"max_tokens\":12,\"temperature\":0,\"tier\":\"small\",\"stream\":true}"))
+                .build());
+
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(type ->
+                assertThat(type).startsWith("text/event-stream"));
+        java.util.List<String> data = response.body().lines().filter(line -> line.startsWith("data: "))
+                .map(line -> line.substring("data: ".length())).toList();
+        assertThat(data.stream().filter(line -> line.startsWith("{\"token\"")).count()).isEqualTo(12);
+        assertThat(data.get(data.size() - 1)).isEqualTo("[DONE]");
+    }
+
+    @Test
     void aTaskOfAnUnreachableModelServerNamesTheSettingThatPointsThere() {
         EventInbox.events(BROKER, "task.output.created");
         EventInbox failures = EventInbox.events(BROKER, "task.failed");
