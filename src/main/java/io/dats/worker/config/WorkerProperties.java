@@ -14,6 +14,7 @@ import jakarta.validation.constraints.NotEmpty;
 import jakarta.validation.constraints.NotNull;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.ConstructorBinding;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
@@ -33,13 +34,37 @@ public record WorkerProperties(
         @NotNull @Valid Retry retry,
         @NotNull @Valid Images images,
         @DefaultValue("templates") String templateDir,
-        @DefaultValue @Valid Api api) {
+        @DefaultValue @Valid Api api,
+        @DefaultValue @Valid Local local) {
 
     /** Tier and domain names end up in queue names, route ids and bean names. */
     public static final Pattern NAME = Pattern.compile("[a-z][a-z0-9]*(-[a-z0-9]+)*");
 
+    /** The settings without {@code worker.local} (no tier switched to an in-JVM model). */
+    public WorkerProperties(Map<String, Tier> tiers, Map<String, Domain> domains, Rag rag, Broker broker, Retry retry,
+                            Images images, String templateDir, Api api) {
+        this(tiers, domains, rag, broker, retry, images, templateDir, api, null);
+    }
+
+    @ConstructorBinding
     public WorkerProperties {
         tiers = tiers == null ? Map.of() : new LinkedHashMap<>(tiers);
+        if (local == null) {
+            local = new Local(null, 4096, 4, 0);
+        }
+        if (local.enabled()) {
+            // one setting (WORKER_LOCAL_MODEL) runs every tier on the in-JVM model: each keeps its bound and budget
+            for (Map.Entry<String, Tier> tier : tiers.entrySet()) {
+                tier.setValue(tier.getValue().onLocalModel(local));
+            }
+        }
+        for (Map.Entry<String, Tier> tier : tiers.entrySet()) {
+            if (tier.getValue().provider() == Provider.LOCAL && !tier.getValue().hasModelPath()) {
+                throw new IllegalArgumentException("worker.tiers." + tier.getKey() + " has provider local but no GGUF "
+                        + "file: set " + tierSetting(tier.getKey(), "model-path") + ", or WORKER_LOCAL_MODEL for "
+                        + "every tier");
+            }
+        }
         domains = domains == null ? Map.of() : new LinkedHashMap<>(domains);
         if (images == null) {
             images = new Images(4, 5 * 1024 * 1024);
@@ -64,6 +89,21 @@ public record WorkerProperties(
             throw new IllegalArgumentException(prefix + "." + name + ": a name must be lower-case letters, digits and "
                     + "single dashes, starting with a letter (it names queues, routes and beans)");
         }
+    }
+
+    /**
+     * A tier's setting and the environment variable Spring's relaxed binding maps to it, for messages that tell the
+     * user what to configure: {@code worker.tiers.small.base-url (environment variable WORKER_TIERS_SMALL_BASE_URL)}.
+     */
+    public static String tierSetting(String tier, String key) {
+        return "worker.tiers." + tier + "." + key + " (environment variable " + envVar("worker.tiers." + tier + "." + key)
+                + ")";
+    }
+
+    /** The environment variable of a property under Spring's relaxed binding ({@code worker.tiers.small.base-url} is
+     * {@code WORKER_TIERS_SMALL_BASE_URL}). */
+    public static String envVar(String property) {
+        return property.replace(".", "_").replace("-", "_").toUpperCase(Locale.ROOT);
     }
 
     public Tier tier(String name) {
@@ -109,10 +149,41 @@ public record WorkerProperties(
             @DefaultValue("0") @Min(0) int requestsPerMinute,
             @DefaultValue("1m") Duration ratePeriod,
             @DefaultValue("false") boolean vision,
-            @DefaultValue("20") @Min(0) int maxWaiting) {
+            @DefaultValue("20") @Min(0) int maxWaiting,
+            String modelPath) {
 
+        /** A tier served by a model server (no GGUF file). */
+        public Tier(Provider provider, URI baseUrl, String model, String apiKey, int concurrency, Integer consumers,
+                    Duration timeout, int maxAttempts, int maxOutputTokens, Double temperature, Integer contextWindow,
+                    MaxTokensField maxTokensField, Map<String, String> headers, int requestsPerMinute,
+                    Duration ratePeriod, boolean vision, int maxWaiting) {
+            this(provider, baseUrl, model, apiKey, concurrency, consumers, timeout, maxAttempts, maxOutputTokens,
+                    temperature, contextWindow, maxTokensField, headers, requestsPerMinute, ratePeriod, vision,
+                    maxWaiting, null);
+        }
+
+        @ConstructorBinding
         public Tier {
             headers = headers == null ? Map.of() : Map.copyOf(headers);
+            modelPath = modelPath == null || modelPath.isBlank() ? null : modelPath.trim();
+            if (provider == Provider.LOCAL && modelPath != null) {
+                // an in-JVM model has no server: its address is the file and its name the file's name (a base-url or
+                // model left from the tier's server, e.g. when only the provider was switched, would be misleading)
+                baseUrl = java.nio.file.Path.of(modelPath).toAbsolutePath().toUri();
+                model = java.nio.file.Path.of(modelPath).getFileName().toString();
+            }
+        }
+
+        public boolean hasModelPath() {
+            return modelPath != null;
+        }
+
+        /** This tier run by the in-JVM model of {@code worker.local}: same bound, budget and output settings. */
+        Tier onLocalModel(Local local) {
+            java.nio.file.Path file = java.nio.file.Path.of(local.modelPath().trim());
+            return new Tier(Provider.LOCAL, file.toAbsolutePath().toUri(), file.getFileName().toString(), null,
+                    concurrency, consumers, timeout, maxAttempts, maxOutputTokens, temperature, local.contextWindow(),
+                    MaxTokensField.AUTO, Map.of(), 0, ratePeriod, false, maxWaiting, local.modelPath().trim());
         }
 
         public boolean hasApiKey() {
@@ -139,8 +210,25 @@ public record WorkerProperties(
         }
     }
 
-    /** The LLM wire protocols the worker speaks. */
-    public enum Provider { OLLAMA, OPENAI, ANTHROPIC }
+    /** The LLM wire protocols the worker speaks, and {@code local}: a GGUF model run inside the worker (llama.cpp). */
+    public enum Provider { OLLAMA, OPENAI, ANTHROPIC, LOCAL }
+
+    /**
+     * The in-JVM model (llama.cpp, provider {@code local}). {@code model-path} ({@code WORKER_LOCAL_MODEL}) switches
+     * every tier to that GGUF file, each tier with {@code context-window} tokens per call. Tiers using one file share
+     * one loaded model with one sequence ("slot") per call the tiers may run at once, at most {@code max-slots}; calls
+     * beyond that wait in llama.cpp's queue. {@code threads}: CPU threads of llama.cpp (0 = its default).
+     */
+    public record Local(
+            String modelPath,
+            @DefaultValue("4096") @Min(64) int contextWindow,
+            @DefaultValue("4") @Min(1) int maxSlots,
+            @DefaultValue("0") @Min(0) int threads) {
+
+        public boolean enabled() {
+            return modelPath != null && !modelPath.isBlank();
+        }
+    }
 
     /** The field an OpenAI-compatible request puts the output token limit in. */
     public enum MaxTokensField { AUTO, MAX_TOKENS, MAX_COMPLETION_TOKENS }

@@ -15,9 +15,15 @@ import org.springframework.context.annotation.Configuration;
 @Configuration(proxyBeanMethods = false)
 class ChatModelConfiguration {
 
+    /** The GGUF models of {@code provider: local} tiers, loaded on first use and closed with the context. */
+    @Bean(destroyMethod = "close")
+    LocalModels localModels(WorkerProperties properties) {
+        return new LocalModels(properties);
+    }
+
     @Bean
-    ChatModelFactory chatModelFactory(List<ChatModelListener> listeners) {
-        return new ChatModelFactory(listeners);
+    ChatModelFactory chatModelFactory(List<ChatModelListener> listeners, LocalModels localModels) {
+        return new ChatModelFactory(listeners, localModels);
     }
 
     @Bean

@@ -10,6 +10,7 @@ import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.ollama.OllamaChatModel;
 import dev.langchain4j.model.openai.OpenAiChatModel;
+import io.dats.worker.config.WorkerProperties;
 import io.dats.worker.config.WorkerProperties.Provider;
 import io.dats.worker.config.WorkerProperties.Tier;
 import org.slf4j.Logger;
@@ -26,12 +27,22 @@ public final class ChatModelFactory {
     private static final Logger LOG = LoggerFactory.getLogger(ChatModelFactory.class);
 
     private final List<ChatModelListener> listeners;
+    private final LocalModels localModels;
 
+    /** A factory for tiers served by model servers only (no {@code provider: local}). */
     public ChatModelFactory(List<ChatModelListener> listeners) {
+        this(listeners, null);
+    }
+
+    public ChatModelFactory(List<ChatModelListener> listeners, LocalModels localModels) {
         this.listeners = List.copyOf(listeners);
+        this.localModels = localModels;
     }
 
     public ChatModel create(String tierName, Tier tier) {
+        if (tier.provider() == Provider.LOCAL) {
+            return local(tierName, tier);
+        }
         String baseUrl = tier.baseUrl().toString();
         HeaderAddingHttpClientBuilder http = new HeaderAddingHttpClientBuilder(tier.headers());
         return switch (tier.provider()) {
@@ -76,7 +87,21 @@ public final class ChatModelFactory {
                             .listeners(listeners)
                             .build()
                     : missingApiKey(tierName, tier.provider());
+            case LOCAL -> throw new IllegalStateException("unreachable");
         };
+    }
+
+    /** A tier run in the worker's process; a missing GGUF file fails its tasks with the reason, other tiers run. */
+    private ChatModel local(String tierName, Tier tier) {
+        if (localModels == null) {
+            throw new IllegalStateException("tier " + tierName + " has provider local but no local models are available");
+        }
+        java.util.Optional<String> problem = LocalModels.problem(tierName, tier);
+        if (problem.isPresent()) {
+            LOG.warn("Tier '{}': its tasks will fail. {}", tierName, problem.get());
+            return failing(new dev.langchain4j.exception.ModelNotFoundException(problem.get()));
+        }
+        return LocalChatModel.chat(tierName, tier, localModels, listeners);
     }
 
     /** The effective settings of a tier, for the start log: never the key nor header values. */
@@ -85,14 +110,17 @@ public final class ChatModelFactory {
             case OLLAMA -> "num_predict";
             case OPENAI -> tier.sendsMaxCompletionTokens() ? "max_completion_tokens" : "max_tokens";
             case ANTHROPIC -> "max_tokens";
+            case LOCAL -> "n_predict";
         };
         return "tier " + tierName + ": " + tier.provider().name().toLowerCase() + " model '" + tier.model() + "' at "
-                + tier.baseUrl() + ", concurrency " + tier.concurrency() + ", consumers " + tier.consumerCount()
+                + (tier.provider() == Provider.LOCAL ? tier.modelPath() : tier.baseUrl()) + ", concurrency " + tier.concurrency() + ", consumers " + tier.consumerCount()
                 + ", timeout " + tier.timeout().toMillis() + " ms x " + tier.maxAttempts() + " attempt(s), "
                 + tokens + " " + tier.maxOutputTokens()
                 + ", temperature " + (tier.temperature() == null ? "server default" : tier.temperature())
                 + (tier.provider() == Provider.OLLAMA
                         ? ", num_ctx " + (tier.contextWindow() == null ? "server default" : tier.contextWindow()) : "")
+                + (tier.provider() == Provider.LOCAL ? ", context-window " + (tier.contextWindow() == null
+                        ? "worker.local.context-window" : tier.contextWindow()) + " per call" : "")
                 + ", requests-per-minute " + (tier.rateLimited()
                         ? tier.requestsPerMinute() + " per " + tier.ratePeriod().toMillis() + " ms" : "off")
                 + ", vision " + tier.vision()
@@ -100,21 +128,25 @@ public final class ChatModelFactory {
                 + (tier.headers().isEmpty() ? "" : ", extra headers " + tier.headers().keySet());
     }
 
-    /** A tier whose provider needs a key that is not set: its tasks fail at once with the reason, others run. */
     /** Why a tier whose provider needs a key has none, naming the setting and its environment variable. */
     public static String missingApiKeyReason(String tierName, Provider provider) {
-        return "worker.tiers." + tierName + ".api-key is not set (environment variable WORKER_TIERS_"
-                + tierName.toUpperCase().replace('-', '_') + "_API_KEY); the " + provider.name().toLowerCase()
-                + " provider requires one";
+        String key = "worker.tiers." + tierName + ".api-key";
+        return key + " is not set (environment variable " + WorkerProperties.envVar(key) + "); the "
+                + provider.name().toLowerCase() + " provider requires one";
     }
 
     private ChatModel missingApiKey(String tierName, Provider provider) {
         String reason = missingApiKeyReason(tierName, provider);
         LOG.warn("Tier '{}' has no API key: its tasks will fail. {}", tierName, reason);
+        return failing(new AuthenticationException(reason));
+    }
+
+    /** A model whose every call fails with the exception (a tier that cannot run, with the reason why). */
+    private ChatModel failing(RuntimeException failure) {
         return new ChatModel() {
             @Override
             public ChatResponse doChat(ChatRequest request) {
-                throw new AuthenticationException(reason);
+                throw failure;
             }
 
             @Override

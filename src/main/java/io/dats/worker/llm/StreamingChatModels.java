@@ -29,8 +29,8 @@ public class StreamingChatModels {
 
     private final Map<String, StreamingChatModel> byTier = new LinkedHashMap<>();
 
-    StreamingChatModels(WorkerProperties properties, List<ChatModelListener> listeners) {
-        properties.tiers().forEach((name, tier) -> byTier.put(name, create(name, tier, listeners)));
+    StreamingChatModels(WorkerProperties properties, List<ChatModelListener> listeners, LocalModels localModels) {
+        properties.tiers().forEach((name, tier) -> byTier.put(name, create(name, tier, listeners, localModels)));
     }
 
     public StreamingChatModel of(String tier) {
@@ -42,6 +42,19 @@ public class StreamingChatModels {
     }
 
     static StreamingChatModel create(String tierName, Tier tier, List<ChatModelListener> listeners) {
+        return create(tierName, tier, listeners, null);
+    }
+
+    static StreamingChatModel create(String tierName, Tier tier, List<ChatModelListener> listeners,
+                                     LocalModels localModels) {
+        if (tier.provider() == Provider.LOCAL) {
+            java.util.Optional<String> problem = LocalModels.problem(tierName, tier);
+            if (localModels == null || problem.isPresent()) {
+                return failing(new dev.langchain4j.exception.ModelNotFoundException(
+                        problem.orElse("no local models are available")));
+            }
+            return LocalChatModel.streaming(tierName, tier, localModels, listeners);
+        }
         String baseUrl = tier.baseUrl().toString();
         HeaderAddingHttpClientBuilder http = new HeaderAddingHttpClientBuilder(tier.headers());
         return switch (tier.provider()) {
@@ -83,15 +96,19 @@ public class StreamingChatModels {
                             .listeners(listeners)
                             .build()
                     : missingApiKey(tierName);
+            case LOCAL -> throw new IllegalStateException("unreachable");
         };
     }
 
     private static StreamingChatModel missingApiKey(String tierName) {
-        String reason = ChatModelFactory.missingApiKeyReason(tierName, Provider.ANTHROPIC);
+        return failing(new AuthenticationException(ChatModelFactory.missingApiKeyReason(tierName, Provider.ANTHROPIC)));
+    }
+
+    private static StreamingChatModel failing(RuntimeException failure) {
         return new StreamingChatModel() {
             @Override
             public void doChat(ChatRequest request, StreamingChatResponseHandler handler) {
-                handler.onError(new AuthenticationException(reason));
+                handler.onError(failure);
             }
         };
     }

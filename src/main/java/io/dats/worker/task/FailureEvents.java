@@ -173,7 +173,18 @@ public class FailureEvents {
                     + " (tier " + tierName + ", " + attempts + " attempt(s))", 504);
         }
         return new Failure(Failure.LLM_FAILED, "the " + target + " failed after " + attempts + " attempt(s): "
-                + message(cause), 502);
+                + message(cause) + unreachableHint(tierName, cause), 502);
+    }
+
+    /**
+     * When the model server could not be reached at all, which setting points there: the user's next step is to
+     * start the server or change that setting.
+     */
+    private static String unreachableHint(String tierName, Throwable cause) {
+        boolean unreachable = LlmFailures.causeChain(cause).anyMatch(t -> t instanceof java.net.ConnectException
+                || t instanceof java.net.UnknownHostException || t instanceof java.net.NoRouteToHostException);
+        return unreachable ? "; check that the model server is running, or point "
+                + WorkerProperties.tierSetting(tierName, "base-url") + " at one" : "";
     }
 
     private static String invalidTaskReason(Throwable cause) {

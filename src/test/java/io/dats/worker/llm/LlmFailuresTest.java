@@ -97,7 +97,7 @@ class LlmFailuresTest {
     }
 
     @ParameterizedTest
-    @EnumSource(Provider.class)
+    @EnumSource(value = Provider.class, names = "LOCAL", mode = EnumSource.Mode.EXCLUDE)
     void classifiesARealClientTimeoutAsTransientTimeout(Provider provider) {
         server.respondWith(call -> Reply.text("late").delayed(Duration.ofSeconds(5)));
         ChatModel model = model(provider, server, Duration.ofMillis(300));
@@ -110,7 +110,7 @@ class LlmFailuresTest {
     }
 
     @ParameterizedTest
-    @EnumSource(Provider.class)
+    @EnumSource(value = Provider.class, names = "LOCAL", mode = EnumSource.Mode.EXCLUDE)
     void classifiesRealClientErrorsByStatus(Provider provider) {
         for (int status : List.of(500, 503, 429)) {
             server.respondWith(call -> Reply.error(status, "status " + status));
@@ -126,7 +126,7 @@ class LlmFailuresTest {
     }
 
     @ParameterizedTest
-    @EnumSource(Provider.class)
+    @EnumSource(value = Provider.class, names = "LOCAL", mode = EnumSource.Mode.EXCLUDE)
     void classifiesARefusedConnectionAsTransient(Provider provider) throws IOException {
         int closedPort;
         try (ServerSocket socket = new ServerSocket(0)) {
@@ -147,6 +147,7 @@ class LlmFailuresTest {
             case OPENAI -> server.openAiBaseUrl();
             case OLLAMA -> server.ollamaBaseUrl();
             case ANTHROPIC -> server.anthropicBaseUrl();
+            case LOCAL -> throw new IllegalArgumentException("no HTTP server");
         };
         return new ChatModelFactory(List.of())
                 .create("t", TestWorkerProperties.tier(provider, baseUrl, "m-" + provider, "sk-test", 1, timeout, 3));

@@ -32,12 +32,13 @@ class StreamingChatModelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(Provider.class)
+    @EnumSource(value = Provider.class, names = "LOCAL", mode = EnumSource.Mode.EXCLUDE)
     void streamsWithTheTiersModelLimitAndGatewayHeaders(Provider provider) throws Exception {
         String baseUrl = switch (provider) {
             case OLLAMA -> LLM.ollamaBaseUrl();
             case OPENAI -> LLM.openAiBaseUrl();
             case ANTHROPIC -> LLM.anthropicBaseUrl();
+            case LOCAL -> throw new IllegalArgumentException("no HTTP server");
         };
         Tier tier = TestWorkerProperties.withSettings(
                 TestWorkerProperties.tier(provider, baseUrl, "model-" + provider, "key", 1, Duration.ofSeconds(10), 1),
@@ -73,6 +74,7 @@ class StreamingChatModelsTest {
         int limit = switch (provider) {
             case OLLAMA -> call.request().path("options").path("num_predict").asInt();
             case OPENAI, ANTHROPIC -> call.request().path("max_tokens").asInt();
+            case LOCAL -> throw new IllegalArgumentException("no HTTP call");
         };
         assertThat(limit).isEqualTo(321);
     }

@@ -129,6 +129,29 @@ class FailureEventsTest {
     }
 
     @Test
+    void namesTheSettingThatPointsAtAnUnreachableModelServer() {
+        // what the JDK client of LangChain4j throws when nothing listens at the tier's base URL
+        ConnectException refused = new ConnectException();
+        refused.initCause(new java.nio.channels.ClosedChannelException());
+        Exchange exchange = caught(new LlmCallException("small", 3, new RuntimeException(refused)));
+
+        Failure failure = failureEvents.classify(exchange);
+
+        assertThat(failure.error()).isEqualTo(Failure.LLM_FAILED);
+        assertThat(failure.reason()).startsWith("the ollama model 'gemma3:12b' at http://localhost:11434 failed after 3 "
+                        + "attempt(s): cannot connect: ")
+                .endsWith("; check that the model server is running, or point worker.tiers.small.base-url "
+                        + "(environment variable WORKER_TIERS_SMALL_BASE_URL) at one");
+    }
+
+    @Test
+    void namesNoSettingWhenTheModelServerAnsweredWithAnError() {
+        Exchange exchange = caught(new LlmCallException("small", 3, new InternalServerException("upstream exploded")));
+
+        assertThat(failureEvents.classify(exchange).reason()).doesNotContain("WORKER_TIERS_SMALL_BASE_URL");
+    }
+
+    @Test
     void classifiesAnOutputSchemaViolationAs502InvalidOutput() {
         Exchange exchange = exchange("{\"task_id\":\"t-3\",\"status\":\"completed\"}");
         template.send(OUTPUT_SCHEMA, exchange);
