@@ -1,0 +1,102 @@
+package io.dats.worker.observability;
+
+import io.dats.worker.task.TaskVariables;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanContext;
+import org.apache.camel.Exchange;
+import org.apache.camel.Route;
+import org.apache.camel.impl.engine.MDCUnitOfWork;
+import org.apache.camel.spi.InflightRepository;
+import org.apache.camel.spi.UnitOfWork;
+import org.slf4j.MDC;
+
+/**
+ * Camel's MDC unit of work ({@code camel.main.use-mdc-logging}) plus the keys an operator filters a task's log lines
+ * by: {@code task_id}, {@code tier}, {@code domain} (from the task's exchange variables, once the task was read),
+ * {@code route_id} (the route running the step) and {@code trace_id}/{@code span_id} (the current OpenTelemetry span,
+ * when tracing is on). Set before every step on the thread that runs it and removed when the step is done, like
+ * Camel's own keys, so they do not leak onto lines about other work.
+ */
+final class TaskMdcUnitOfWork extends MDCUnitOfWork {
+
+    static final String TASK_ID = "task_id";
+    static final String TIER = "tier";
+    static final String DOMAIN = "domain";
+    static final String ROUTE_ID = "route_id";
+    static final String TRACE_ID = "trace_id";
+    static final String SPAN_ID = "span_id";
+    private static final String[] KEYS = {TASK_ID, TIER, DOMAIN, ROUTE_ID, TRACE_ID, SPAN_ID};
+
+    private final InflightRepository inflight;
+    private final String mdcPattern;
+    private final boolean allowOriginal;
+    private final boolean breadcrumb;
+    private final boolean tracing;
+
+    TaskMdcUnitOfWork(Exchange exchange, InflightRepository inflightRepository, String pattern,
+                      boolean allowUseOriginalMessage, boolean useBreadcrumb, boolean tracing) {
+        super(exchange, inflightRepository, pattern, allowUseOriginalMessage, useBreadcrumb);
+        this.inflight = inflightRepository;
+        this.mdcPattern = pattern;
+        this.allowOriginal = allowUseOriginalMessage;
+        this.breadcrumb = useBreadcrumb;
+        this.tracing = tracing;
+        // the super constructor prepared the MDC before this object knew whether tracing is on
+        putTrace();
+    }
+
+    @Override
+    public UnitOfWork newInstance(Exchange exchange) {
+        return new TaskMdcUnitOfWork(exchange, inflight, mdcPattern, allowOriginal, breadcrumb, tracing);
+    }
+
+    @Override
+    protected void prepareMDC(Exchange exchange) {
+        super.prepareMDC(exchange);
+        put(TASK_ID, exchange.getVariable(TaskVariables.TASK_ID));
+        put(TIER, exchange.getVariable(TaskVariables.TIER));
+        put(DOMAIN, exchange.getVariable(TaskVariables.DOMAIN));
+        Route route = getRoute();
+        put(ROUTE_ID, route == null ? null : route.getRouteId());
+        putTrace();
+    }
+
+    @Override
+    public void pushRoute(Route route) {
+        super.pushRoute(route);
+        put(ROUTE_ID, route == null ? null : route.getRouteId());
+    }
+
+    @Override
+    public Route popRoute() {
+        Route popped = super.popRoute();
+        Route current = getRoute();
+        put(ROUTE_ID, current == null ? null : current.getRouteId());
+        return popped;
+    }
+
+    private void putTrace() {
+        if (!tracing) {
+            return;
+        }
+        SpanContext span = Span.current().getSpanContext();
+        put(TRACE_ID, span.isValid() ? span.getTraceId() : null);
+        put(SPAN_ID, span.isValid() ? span.getSpanId() : null);
+    }
+
+    @Override
+    public void clear() {
+        super.clear();
+        for (String key : KEYS) {
+            MDC.remove(key);
+        }
+    }
+
+    private static void put(String key, Object value) {
+        if (value == null) {
+            MDC.remove(key);
+        } else {
+            MDC.put(key, value.toString());
+        }
+    }
+}
