@@ -15,6 +15,7 @@ import io.dats.worker.config.WorkerProperties;
 import io.dats.worker.llm.LlmCallTracker;
 import io.dats.worker.llm.TierLine;
 import io.dats.worker.llm.TierSlots;
+import io.dats.worker.observability.TaskMdc;
 import io.dats.worker.store.TaskStore;
 import io.dats.worker.task.Failure;
 import io.dats.worker.task.TaskVariables;
@@ -115,6 +116,7 @@ public class WorkerMetrics {
             return;
         }
         exchange.setVariable(RECEIVED_MARK, true);
+        TaskMdc.rememberTrace(exchange);
         String tier = tag(exchange.getVariable(TaskVariables.TIER, String.class));
         TASKS.info("Task {} received from {} for tier {}, domain {}", exchange.getVariable(TaskVariables.TASK_ID),
                 exchange.getVariable(TaskVariables.SOURCE), tier, exchange.getVariable(TaskVariables.DOMAIN));
@@ -155,13 +157,17 @@ public class WorkerMetrics {
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
         if (failed) {
             String error = failure != null ? tag(failure.error()) : "internal_error";
-            TASKS.info("Task {} failed after {} ms: {}", exchange.getVariable(TaskVariables.TASK_ID), millis, error);
+            try (TaskMdc mdc = TaskMdc.open(exchange)) {
+                TASKS.info("Task {} failed after {} ms: {}", exchange.getVariable(TaskVariables.TASK_ID), millis, error);
+            }
             Counter.builder(FAILED).description("Tasks that failed (task.failed published or a REST error answered)")
                     .tags("tier", tier, "domain", domain, "model", model, "error", error).register(registry).increment();
         } else {
-            TASKS.info("Task {} completed in {} ms (rag {}, tokens {} in, {} out)",
-                    exchange.getVariable(TaskVariables.TASK_ID), millis, exchange.getVariable(TaskVariables.RAG_STATUS),
-                    exchange.getVariable(LlmCallTracker.INPUT_TOKENS), exchange.getVariable(LlmCallTracker.OUTPUT_TOKENS));
+            try (TaskMdc mdc = TaskMdc.open(exchange)) {
+                TASKS.info("Task {} completed in {} ms (rag {}, tokens {} in, {} out)",
+                        exchange.getVariable(TaskVariables.TASK_ID), millis, exchange.getVariable(TaskVariables.RAG_STATUS),
+                        exchange.getVariable(LlmCallTracker.INPUT_TOKENS), exchange.getVariable(LlmCallTracker.OUTPUT_TOKENS));
+            }
             Counter.builder(COMPLETED).description("Tasks completed (task.output.created published)")
                     .tags("tier", tier, "domain", domain, "model", model).register(registry).increment();
         }

@@ -1,6 +1,7 @@
 package io.dats.worker.observability;
 
-import io.dats.worker.task.TaskVariables;
+import java.util.Map;
+
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
 import org.apache.camel.Exchange;
@@ -8,7 +9,6 @@ import org.apache.camel.Route;
 import org.apache.camel.impl.engine.MDCUnitOfWork;
 import org.apache.camel.spi.InflightRepository;
 import org.apache.camel.spi.UnitOfWork;
-import org.slf4j.MDC;
 
 /**
  * Camel's MDC unit of work ({@code camel.main.use-mdc-logging}) plus the keys an operator filters a task's log lines
@@ -19,13 +19,11 @@ import org.slf4j.MDC;
  */
 final class TaskMdcUnitOfWork extends MDCUnitOfWork {
 
-    static final String TASK_ID = "task_id";
-    static final String TIER = "tier";
-    static final String DOMAIN = "domain";
-    static final String ROUTE_ID = "route_id";
-    static final String TRACE_ID = "trace_id";
-    static final String SPAN_ID = "span_id";
-    private static final String[] KEYS = {TASK_ID, TIER, DOMAIN, ROUTE_ID, TRACE_ID, SPAN_ID};
+    /** The task keys as they were when this unit of work began (assigned by the first prepareMDC, in super()). */
+    private Map<String, String> originals;
+    static final String ROUTE_ID = TaskMdc.ROUTE_ID;
+    static final String TRACE_ID = TaskMdc.TRACE_ID;
+    static final String SPAN_ID = TaskMdc.SPAN_ID;
 
     private final InflightRepository inflight;
     private final String mdcPattern;
@@ -52,10 +50,11 @@ final class TaskMdcUnitOfWork extends MDCUnitOfWork {
 
     @Override
     protected void prepareMDC(Exchange exchange) {
+        if (originals == null) {
+            originals = TaskMdc.snapshot();
+        }
         super.prepareMDC(exchange);
-        put(TASK_ID, exchange.getVariable(TaskVariables.TASK_ID));
-        put(TIER, exchange.getVariable(TaskVariables.TIER));
-        put(DOMAIN, exchange.getVariable(TaskVariables.DOMAIN));
+        TaskMdc.putTask(exchange);
         Route route = getRoute();
         put(ROUTE_ID, route == null ? null : route.getRouteId());
         putTrace();
@@ -84,19 +83,14 @@ final class TaskMdcUnitOfWork extends MDCUnitOfWork {
         put(SPAN_ID, span.isValid() ? span.getSpanId() : null);
     }
 
+    /** Like Camel's keys: back to what they were when this unit of work began (an enrich's inner one ends inside the task). */
     @Override
     public void clear() {
         super.clear();
-        for (String key : KEYS) {
-            MDC.remove(key);
-        }
+        TaskMdc.restore(originals);
     }
 
     private static void put(String key, Object value) {
-        if (value == null) {
-            MDC.remove(key);
-        } else {
-            MDC.put(key, value.toString());
-        }
+        TaskMdc.put(key, value);
     }
 }
