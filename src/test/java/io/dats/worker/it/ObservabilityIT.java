@@ -75,6 +75,9 @@ class ObservabilityIT extends WorkerITSupport {
         BROKER.publishTask("small", task("metrics-queue-failed", "code-general", "FAIL-ME please"));
         assertThat(execute(task("metrics-rest-ok", "documentation", "Write a guide")).statusCode()).isEqualTo(200);
         assertThat(execute(task("metrics-rest-invalid", "cooking", "Bake bread")).statusCode()).isEqualTo(400);
+        assertThat(send(request("/v1/infer").header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"Hello\",\"tier\":\"tiny\"}")).build())
+                .statusCode()).isEqualTo(200);
         outputs.await("metrics-queue-ok", EVENT_TIMEOUT);
         outputs.await("metrics-queue-empty-rag", EVENT_TIMEOUT);
         failures.await("metrics-queue-failed", EVENT_TIMEOUT);
@@ -118,6 +121,8 @@ class ObservabilityIT extends WorkerITSupport {
         assertThat(lines(scrape, "worker_llm_concurrency_limit"))
                 .anySatisfy(line -> assertThat(line).contains("tier=\"large\"").endsWith(" 2.0"));
         assertThat(lines(scrape, "worker_queue_depth")).hasSize(5);
+        assertThat(lines(scrape, "worker_infer_calls_total"))
+                .anySatisfy(line -> assertThat(line).contains("tier=\"tiny\"").contains("outcome=\"completed\""));
         assertThat(lines(scrape, "camel_exchanges_total"))
                 .anySatisfy(line -> assertThat(line).contains("routeId=\"process-task\""));
     }
