@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import org.springframework.amqp.core.Message;
+import org.springframework.amqp.core.MessageBuilder;
 import org.springframework.boot.test.autoconfigure.actuate.observability.AutoConfigureObservability;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
@@ -154,6 +155,22 @@ class ObservabilityIT extends WorkerITSupport {
                 .anySatisfy(name -> assertThat(name).containsIgnoringCase("langchain4j-chat"))
                 .anySatisfy(name -> assertThat(name).containsIgnoringCase("POST"));
         assertThat(spans.stream().map(ReceivedSpan::traceId).distinct()).containsExactly(traceId);
+    }
+
+    @Test
+    void aTaskContinuesTheTraceItsPublisherSent() {
+        EventInbox outputs = EventInbox.events(BROKER, "task.output.created");
+        LLM.respondWith(call -> Reply.text("Done.\n\n```python src/a.py\nprint(1)\n```\n").withUsage(10, 5));
+        String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+        BROKER.publish("task.ready.small", MessageBuilder
+                .withBody(task("continued-task", "code-general", "Write it").getBytes(StandardCharsets.UTF_8))
+                .setContentType("application/json")
+                .setHeader("traceparent", "00-" + traceId + "-00f067aa0ba902b7-01")
+                .build());
+        Message outcome = outputs.await("continued-task", EVENT_TIMEOUT);
+        assertThat(outcome.getMessageProperties().getHeaders().get("traceparent").toString()).contains(traceId);
+        await().atMost(Duration.ofSeconds(30)).until(() -> names(OTLP.spansOf(traceId)),
+                received -> received.containsAll(List.of("process-task", "publish-output")));
     }
 
     @Test
