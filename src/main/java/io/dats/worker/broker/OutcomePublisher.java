@@ -11,6 +11,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.ReturnListener;
 import io.dats.worker.task.OutcomePublishException;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
+import io.opentelemetry.context.Context;
 import org.apache.camel.Exchange;
 import org.apache.camel.component.springrabbit.SpringRabbitMQConstants;
 
@@ -104,6 +106,9 @@ public class OutcomePublisher {
                 headers.put(name, value);
             }
         });
+        // the current trace (the publishing route's span) as W3C traceparent, so consumers continue the task's trace;
+        // nothing when tracing is off
+        W3CTraceContextPropagator.getInstance().inject(Context.current(), headers, Map::put);
         String deliveryMode = message.getHeader(SpringRabbitMQConstants.DELIVERY_MODE, "PERSISTENT", String.class);
         Object timestamp = message.getHeader(SpringRabbitMQConstants.TIMESTAMP);
         return new AMQP.BasicProperties.Builder()

@@ -12,11 +12,13 @@ import dev.langchain4j.http.client.SuccessfulHttpResponse;
 import dev.langchain4j.http.client.jdk.JdkHttpClientBuilder;
 import dev.langchain4j.http.client.sse.ServerSentEventListener;
 import dev.langchain4j.http.client.sse.ServerSentEventParser;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
+import io.opentelemetry.context.Context;
 
 /**
  * LangChain4j's JDK HTTP client (noting a 429/503's {@code Retry-After}, {@link RetryAfterRecordingHttpClient}) with a
  * tier's extra request headers (a model gateway's routing or key headers) added
- * to every request. One mechanism for every provider: the Anthropic client has no custom-header option of its own.
+ * to every request, and the current trace's W3C {@code traceparent} when tracing is on. One mechanism for every provider: the Anthropic client has no custom-header option of its own.
  */
 final class HeaderAddingHttpClientBuilder implements HttpClientBuilder {
 
@@ -53,9 +55,6 @@ final class HeaderAddingHttpClientBuilder implements HttpClientBuilder {
     @Override
     public HttpClient build() {
         HttpClient client = delegate.build();
-        if (headers.isEmpty()) {
-            return client;
-        }
         return new HttpClient() {
             @Override
             public SuccessfulHttpResponse execute(HttpRequest request) {
@@ -72,6 +71,9 @@ final class HeaderAddingHttpClientBuilder implements HttpClientBuilder {
     private HttpRequest withHeaders(HttpRequest request) {
         Map<String, List<String>> merged = new LinkedHashMap<>(request.headers());
         headers.forEach((name, value) -> merged.put(name, List.of(value)));
+        // the current trace (the Camel span of the langchain4j-chat call) as W3C traceparent; nothing when tracing is off
+        W3CTraceContextPropagator.getInstance().inject(Context.current(), merged,
+                (carrier, name, value) -> carrier.put(name, List.of(value)));
         HttpRequest.Builder copy = HttpRequest.builder()
                 .method(request.method())
                 .url(request.url())

@@ -29,6 +29,9 @@ public class LlmCallTracker implements ChatModelListener {
     public static final String FAILURE = "llmFailure";
     /** Set when the LLM route ran to its end, with an answer or with its final failure. */
     public static final String COMPLETED = "llmCompleted";
+    /** Nanoseconds from the start of the first attempt to the end of the last (the worker.llm.duration timer). */
+    public static final String LLM_NANOS = "llmNanos";
+    private static final String STARTED = "llmStarted";
 
     private final ThreadLocal<Exchange> current = new ThreadLocal<>();
 
@@ -48,12 +51,17 @@ public class LlmCallTracker implements ChatModelListener {
         exchange.setVariable(ATTEMPTS, 0);
         exchange.removeVariable(FAILURE);
         exchange.removeVariable(COMPLETED);
+        exchange.setVariable(STARTED, System.nanoTime());
         current.set(exchange);
     }
 
     /** Called after the call, whether it succeeded or failed for good. */
     public void end(Exchange exchange) {
         exchange.setVariable(COMPLETED, true);
+        Long started = exchange.getVariable(STARTED, Long.class);
+        if (started != null) {
+            exchange.setVariable(LLM_NANOS, System.nanoTime() - started);
+        }
         if (current.get() == exchange) {
             current.remove();
         }

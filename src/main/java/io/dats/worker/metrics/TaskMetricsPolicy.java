@@ -15,7 +15,8 @@ import org.springframework.context.annotation.Configuration;
 
 /**
  * Times every task that enters the {@code process-task} route (both intakes) until its exchange is done, outcome
- * published or failure handled, and records its tokens ({@link WorkerMetrics#recordTask}). Observes the route from
+ * published or failure handled, and then counts it as completed or failed with its latencies, tokens and RAG status
+ * ({@link WorkerMetrics#recordTask}): one place for the task meters, REST failures included. Observes the route from
  * outside, so the pipeline's YAML stays as it is.
  */
 final class TaskMetricsPolicy extends RoutePolicySupport {
