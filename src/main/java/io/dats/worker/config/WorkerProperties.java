@@ -109,10 +109,27 @@ public record WorkerProperties(
             @DefaultValue("0") @Min(0) int requestsPerMinute,
             @DefaultValue("1m") Duration ratePeriod,
             @DefaultValue("false") boolean vision,
-            @DefaultValue("20") @Min(0) int maxWaiting) {
+            @DefaultValue("20") @Min(0) int maxWaiting,
+            @DefaultValue("true") boolean circuitEnabled,
+            @DefaultValue("80") @Min(1) @jakarta.validation.constraints.Max(100) int circuitFailureRate,
+            @DefaultValue("20") @Min(1) int circuitWindow,
+            @DefaultValue("10") @Min(1) int circuitMinimumCalls,
+            @DefaultValue("30s") Duration circuitOpenFor) {
 
+        @org.springframework.boot.context.properties.bind.ConstructorBinding
         public Tier {
             headers = headers == null ? Map.of() : Map.copyOf(headers);
+            circuitOpenFor = circuitOpenFor == null ? Duration.ofSeconds(30) : circuitOpenFor;
+        }
+
+        /** The tier as it was before the circuit settings (tests and code that predate them). */
+        public Tier(Provider provider, URI baseUrl, String model, String apiKey, int concurrency, Integer consumers,
+                    Duration timeout, int maxAttempts, int maxOutputTokens, Double temperature, Integer contextWindow,
+                    MaxTokensField maxTokensField, Map<String, String> headers, int requestsPerMinute,
+                    Duration ratePeriod, boolean vision, int maxWaiting) {
+            this(provider, baseUrl, model, apiKey, concurrency, consumers, timeout, maxAttempts, maxOutputTokens,
+                    temperature, contextWindow, maxTokensField, headers, requestsPerMinute, ratePeriod, vision,
+                    maxWaiting, true, 80, 20, 10, Duration.ofSeconds(30));
         }
 
         public boolean hasApiKey() {
