@@ -42,6 +42,8 @@ class FaultSuiteIT {
     static final FakeLlmServer LLM = new FakeLlmServer().start();
     static final FakeRagServer RAG = new FakeRagServer().start();
     static final TestBroker BROKER = TestBroker.named("faults");
+    /** Task ids and task stores are this run's own (a file task store outlives the run). */
+    static final String RUN = java.util.UUID.randomUUID().toString().substring(0, 8);
     static WorkerJar shared;
 
     /** The worker's settings for a virtual host: small (4 calls) and tiny (4 calls) tiers, 2 s timeout, short backoff. */
@@ -51,7 +53,7 @@ class FaultSuiteIT {
         args.put("spring.rabbitmq.port", Integer.toString(port));
         args.put("spring.rabbitmq.virtual-host", vhost);
         // a file task store, so that a restarted worker knows what its predecessor completed
-        args.put("spring.datasource.url", "jdbc:h2:file:./" + Path.of("target", "faults", name, "store")
+        args.put("spring.datasource.url", "jdbc:h2:file:./" + Path.of("target", "faults", RUN, name, "store")
                 + ";DB_CLOSE_ON_EXIT=FALSE");
         args.put("worker.rag.url", RAG.url());
         args.put("worker.rag.timeout", "1s");
@@ -83,7 +85,7 @@ class FaultSuiteIT {
     }
 
     static String id(String scenario, int i) {
-        return scenario + "-" + i;
+        return scenario + "-" + RUN + "-" + i;
     }
 
     static Reply normal() {

@@ -49,6 +49,8 @@ final class WorkerJar implements AutoCloseable {
         arguments.forEach((key, value) -> command.add("--" + key + "=" + value));
         process = new ProcessBuilder(command).directory(new File(".")).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();
+        // a test JVM that ends (or is killed) without closing it leaves no worker behind
+        Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly));
     }
 
     /**
