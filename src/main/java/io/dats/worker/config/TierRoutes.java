@@ -107,7 +107,7 @@ class TierRoutes {
 
     /** {@code intake-<tier>} for the normal lane, {@code intake-<tier>-<priority>} for the others. */
     public static String intakeRouteId(String tier, Priority priority) {
-        return "intake-" + tier + (priority == Priority.NORMAL ? "" : "-" + priority.id());
+        return priority.intakeRouteId(tier);
     }
 
     /** A tier named like another tier's lane ({@code small-high} beside {@code small}) would reuse its route id. */

@@ -150,21 +150,37 @@ public record WorkerProperties(
             @DefaultValue("1m") Duration ratePeriod,
             @DefaultValue("false") boolean vision,
             @DefaultValue("20") @Min(0) int maxWaiting,
-            String modelPath) {
+            String modelPath,
+            @DefaultValue("true") boolean circuitEnabled,
+            @DefaultValue("80") @Min(1) @jakarta.validation.constraints.Max(100) int circuitFailureRate,
+            @DefaultValue("20") @Min(1) int circuitWindow,
+            @DefaultValue("10") @Min(1) int circuitMinimumCalls,
+            @DefaultValue("30s") Duration circuitOpenFor) {
 
-        /** A tier served by a model server (no GGUF file). */
+        /** A tier served by a model server (no GGUF file), with the default circuit settings. */
         public Tier(Provider provider, URI baseUrl, String model, String apiKey, int concurrency, Integer consumers,
                     Duration timeout, int maxAttempts, int maxOutputTokens, Double temperature, Integer contextWindow,
                     MaxTokensField maxTokensField, Map<String, String> headers, int requestsPerMinute,
                     Duration ratePeriod, boolean vision, int maxWaiting) {
             this(provider, baseUrl, model, apiKey, concurrency, consumers, timeout, maxAttempts, maxOutputTokens,
                     temperature, contextWindow, maxTokensField, headers, requestsPerMinute, ratePeriod, vision,
-                    maxWaiting, null);
+                    maxWaiting, (String) null);
+        }
+
+        /** A tier with the default circuit settings. */
+        public Tier(Provider provider, URI baseUrl, String model, String apiKey, int concurrency, Integer consumers,
+                    Duration timeout, int maxAttempts, int maxOutputTokens, Double temperature, Integer contextWindow,
+                    MaxTokensField maxTokensField, Map<String, String> headers, int requestsPerMinute,
+                    Duration ratePeriod, boolean vision, int maxWaiting, String modelPath) {
+            this(provider, baseUrl, model, apiKey, concurrency, consumers, timeout, maxAttempts, maxOutputTokens,
+                    temperature, contextWindow, maxTokensField, headers, requestsPerMinute, ratePeriod, vision,
+                    maxWaiting, modelPath, true, 80, 20, 10, Duration.ofSeconds(30));
         }
 
         @ConstructorBinding
         public Tier {
             headers = headers == null ? Map.of() : Map.copyOf(headers);
+            circuitOpenFor = circuitOpenFor == null ? Duration.ofSeconds(30) : circuitOpenFor;
             modelPath = modelPath == null || modelPath.isBlank() ? null : modelPath.trim();
             if (provider == Provider.LOCAL && modelPath != null) {
                 // an in-JVM model has no server: its address is the file and its name the file's name (a base-url or
@@ -178,12 +194,13 @@ public record WorkerProperties(
             return modelPath != null;
         }
 
-        /** This tier run by the in-JVM model of {@code worker.local}: same bound, budget and output settings. */
+        /** This tier run by the in-JVM model of {@code worker.local}: same bound, budget, output and circuit settings. */
         Tier onLocalModel(Local local) {
             java.nio.file.Path file = java.nio.file.Path.of(local.modelPath().trim());
             return new Tier(Provider.LOCAL, file.toAbsolutePath().toUri(), file.getFileName().toString(), null,
                     concurrency, consumers, timeout, maxAttempts, maxOutputTokens, temperature, local.contextWindow(),
-                    MaxTokensField.AUTO, Map.of(), 0, ratePeriod, false, maxWaiting, local.modelPath().trim());
+                    MaxTokensField.AUTO, Map.of(), 0, ratePeriod, false, maxWaiting, local.modelPath().trim(),
+                    circuitEnabled, circuitFailureRate, circuitWindow, circuitMinimumCalls, circuitOpenFor);
         }
 
         public boolean hasApiKey() {

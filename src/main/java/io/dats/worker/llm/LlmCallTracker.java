@@ -33,7 +33,14 @@ public class LlmCallTracker implements ChatModelListener {
     public static final String LLM_NANOS = "llmNanos";
     private static final String STARTED = "llmStarted";
 
+    private static final String ATTEMPT_STARTED = "llmAttemptStarted";
+
     private final ThreadLocal<Exchange> current = new ThreadLocal<>();
+    private final TierCircuits circuits;
+
+    LlmCallTracker(TierCircuits circuits) {
+        this.circuits = circuits;
+    }
 
     /**
      * Called right before the langchain4j-chat endpoint; redeliveries of that endpoint stay on this thread. A REST
@@ -55,6 +62,7 @@ public class LlmCallTracker implements ChatModelListener {
         current.set(exchange);
     }
 
+
     /** Called after the call, whether it succeeded or failed for good. */
     public void end(Exchange exchange) {
         exchange.setVariable(COMPLETED, true);
@@ -75,6 +83,12 @@ public class LlmCallTracker implements ChatModelListener {
         Exception failure = exchange.getVariable(FAILURE, Exception.class);
         if (failure != null) {
             exchange.removeVariable(FAILURE);
+            // while the tier's circuit is open the endpoint failed, not the task: it waits instead of failing
+            java.util.Optional<TierUnavailableException> deferred =
+                    circuits.deferral(exchange.getVariable(TaskVariables.TIER, String.class), failure);
+            if (deferred.isPresent()) {
+                throw deferred.get();
+            }
             throw new LlmCallException(exchange.getVariable(TaskVariables.TIER, String.class),
                     exchange.getVariable(ATTEMPTS, 0, Integer.class), failure);
         }
@@ -91,7 +105,13 @@ public class LlmCallTracker implements ChatModelListener {
         Exchange exchange = current.get();
         if (exchange != null) {
             exchange.setVariable(ATTEMPTS, exchange.getVariable(ATTEMPTS, 0, Integer.class) + 1);
+            exchange.setVariable(ATTEMPT_STARTED, System.nanoTime());
         }
+    }
+
+    private long attemptNanos(Exchange exchange) {
+        Long started = exchange.getVariable(ATTEMPT_STARTED, Long.class);
+        return started == null ? 0 : System.nanoTime() - started;
     }
 
     @Override
@@ -100,6 +120,7 @@ public class LlmCallTracker implements ChatModelListener {
         if (exchange == null) {
             return;
         }
+        circuits.recordSuccess(exchange.getVariable(TaskVariables.TIER, String.class), attemptNanos(exchange));
         TokenUsage usage = context.chatResponse().tokenUsage();
         int input = usage == null || usage.inputTokenCount() == null ? 0 : usage.inputTokenCount();
         int output = usage == null || usage.outputTokenCount() == null ? 0 : usage.outputTokenCount();
@@ -115,6 +136,12 @@ public class LlmCallTracker implements ChatModelListener {
 
     @Override
     public void onError(ChatModelErrorContext context) {
-        // the attempt is already counted; Camel's error handler decides whether to retry
+        // the attempt is already counted; Camel's error handler decides whether to retry; the tier's circuit learns
+        // of it (an outage counts, a 400 does not)
+        Exchange exchange = current.get();
+        if (exchange != null) {
+            circuits.recordFailure(exchange.getVariable(TaskVariables.TIER, String.class), attemptNanos(exchange),
+                    context.error());
+        }
     }
 }

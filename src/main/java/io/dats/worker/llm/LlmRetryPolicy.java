@@ -14,9 +14,11 @@ import org.springframework.stereotype.Component;
 public class LlmRetryPolicy {
 
     private final WorkerProperties properties;
+    private final TierCircuits circuits;
 
-    LlmRetryPolicy(WorkerProperties properties) {
+    LlmRetryPolicy(WorkerProperties properties, TierCircuits circuits) {
         this.properties = properties;
+        this.circuits = circuits;
     }
 
     /**
@@ -34,7 +36,9 @@ public class LlmRetryPolicy {
         int attemptsMade = exchange.getMessage().getHeader(Exchange.REDELIVERY_COUNTER, 1, Integer.class);
         boolean retry = failure != null && tier != null
                 && attemptsMade < properties.tier(tier).maxAttempts()
-                && LlmFailures.isTransient(failure);
+                && LlmFailures.isTransient(failure)
+                // no more attempts while the tier's circuit is open: the task is deferred (llmCallTracker.raiseFailure)
+                && circuits.permitsCalls(tier);
         if (retry && retryAfter.isPresent()) {
             Duration wait = retryAfter.get().compareTo(properties.tier(tier).timeout()) > 0
                     ? properties.tier(tier).timeout() : retryAfter.get();

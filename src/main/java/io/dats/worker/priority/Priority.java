@@ -29,6 +29,11 @@ public enum Priority {
     }
 
     /** The suffix of the tier's queue and routing key for this lane: none for normal. */
+    /** The route taking this lane of a tier in: {@code intake-<tier>}, or {@code intake-<tier>-<priority>}. */
+    public String intakeRouteId(String tier) {
+        return "intake-" + tier + (this == NORMAL ? "" : "-" + id());
+    }
+
     public String laneSuffix() {
         return this == NORMAL ? "" : "." + id();
     }

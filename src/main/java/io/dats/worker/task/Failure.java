@@ -15,6 +15,8 @@ public record Failure(String error, String reason, int httpStatus) {
     /** A stopping worker gave the task up: no event, the task goes back to its queue or the REST caller retries. */
     public static final String SHUTTING_DOWN = "shutting_down";
     public static final String TIER_BUSY = "tier_busy";
+    /** The tier's circuit is open (its LLM endpoint is failing): no event, a queued task waits in its queue. */
+    public static final String TIER_UNAVAILABLE = "tier_unavailable";
     public static final String UNAUTHORIZED = "unauthorized";
     public static final String FORBIDDEN = "forbidden";
     public static final String CLIENT_DISCONNECTED = "client_disconnected";
@@ -29,7 +31,8 @@ public record Failure(String error, String reason, int httpStatus) {
      * told directly and no {@code task.failed} is published.
      */
     public boolean isRefused() {
-        return isInvalidTask() || TIER_BUSY.equals(error) || UNAUTHORIZED.equals(error) || FORBIDDEN.equals(error);
+        return isInvalidTask() || TIER_BUSY.equals(error) || UNAUTHORIZED.equals(error) || FORBIDDEN.equals(error)
+                || TIER_UNAVAILABLE.equals(error);
     }
 
     /** Whether the failure is published as task.failed: not for a refused request nor a task given up at shutdown. */

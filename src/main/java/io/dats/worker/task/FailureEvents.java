@@ -17,6 +17,7 @@ import io.dats.worker.config.WorkerProperties;
 import io.dats.worker.llm.LlmCallException;
 import io.dats.worker.llm.LlmCallTracker;
 import io.dats.worker.llm.LlmFailures;
+import io.dats.worker.llm.TierUnavailableException;
 import org.apache.camel.Exchange;
 import org.apache.camel.InvalidPayloadException;
 import org.apache.camel.component.jsonvalidator.JsonValidationException;
@@ -62,6 +63,10 @@ public class FailureEvents {
         Optional<TierBusyException> busy = find(cause, TierBusyException.class);
         if (busy.isPresent()) {
             return new Failure(Failure.TIER_BUSY, busy.get().getMessage(), 429);
+        }
+        Optional<TierUnavailableException> unavailable = find(cause, TierUnavailableException.class);
+        if (unavailable.isPresent()) {
+            return new Failure(Failure.TIER_UNAVAILABLE, unavailable.get().getMessage(), 503);
         }
         Optional<ApiAccessException> access = find(cause, ApiAccessException.class);
         if (access.isPresent()) {
@@ -122,6 +127,11 @@ public class FailureEvents {
         if (abandoned.isPresent()) {
             throw abandoned.get();
         }
+        // the tier's circuit is open: the task is not failed, its delivery goes back to its queue (IntakeRetry)
+        Optional<TierUnavailableException> deferred = cause == null ? Optional.empty() : find(cause, TierUnavailableException.class);
+        if (deferred.isPresent()) {
+            throw deferred.get();
+        }
     }
 
     /** The {@code task.failed} event; task fields the exchange lacks are read leniently from the original body. */
@@ -152,6 +162,11 @@ public class FailureEvents {
         Optional<TierBusyException> busy = cause == null ? Optional.empty() : find(cause, TierBusyException.class);
         if (busy.isPresent()) {
             exchange.getMessage().setHeader("Retry-After", Math.max(1, busy.get().retryAfter().toSeconds()));
+        }
+        Optional<TierUnavailableException> unavailable = cause == null ? Optional.empty()
+                : find(cause, TierUnavailableException.class);
+        if (unavailable.isPresent()) {
+            exchange.getMessage().setHeader("Retry-After", Math.max(1, unavailable.get().retryAfter().toSeconds()));
         }
         return mapper.writeValueAsString(body);
     }

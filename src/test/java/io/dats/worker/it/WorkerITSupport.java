@@ -70,6 +70,10 @@ abstract class WorkerITSupport {
         registry.add("worker.tiers.large.api-key", () -> "test-openai-key");
         registry.add("worker.tiers.frontier.base-url", LLM::anthropicBaseUrl);
         registry.add("worker.tiers.frontier.api-key", () -> "test-anthropic-key");
+        // these tests fail LLM calls on purpose, task by task; the tiers' circuits are tested in CircuitBreakerIT
+        for (String tier : MODELS.keySet()) {
+            registry.add("worker.tiers." + tier + ".circuit-enabled", () -> "false");
+        }
     }
 
     @BeforeEach

@@ -46,7 +46,8 @@ class LlmCallTrackerTest {
     private static FakeLlmServer server;
     private static CamelContext camelContext;
 
-    private final LlmCallTracker tracker = new LlmCallTracker();
+    private final LlmCallTracker tracker = new LlmCallTracker(new TierCircuits(TestWorkerProperties.defaults(),
+            new org.springframework.beans.factory.support.StaticListableBeanFactory().getBeanProvider(CamelContext.class)));
     private final ChatModelFactory factory = new ChatModelFactory(List.of(tracker));
 
     @BeforeAll

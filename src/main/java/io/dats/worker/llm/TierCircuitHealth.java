@@ -1,0 +1,94 @@
+package io.dats.worker.llm;
+
+import java.util.Map;
+
+import org.apache.camel.CamelContext;
+import org.apache.camel.health.HealthCheck;
+import org.apache.camel.health.HealthCheckRegistry;
+import org.apache.camel.health.HealthCheckResultBuilder;
+import org.apache.camel.spring.boot.CamelContextConfiguration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * Every tier's circuit as a Camel readiness check {@code circuit-<tier>}: DOWN while the circuit is open or half-open
+ * (the tier takes no tasks), UP when it is closed. Not a liveness check: an open circuit is the LLM endpoint's
+ * failure, and restarting the worker would not help.
+ */
+@Configuration(proxyBeanMethods = false)
+class TierCircuitHealth {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TierCircuitHealth.class);
+
+    @Bean
+    CamelContextConfiguration tierCircuitHealthChecks(TierCircuits circuits) {
+        return new CamelContextConfiguration() {
+            @Override
+            public void beforeApplicationStart(CamelContext camelContext) {
+                HealthCheckRegistry registry = HealthCheckRegistry.get(camelContext);
+                if (registry == null) {
+                    LOG.warn("No Camel health check registry: the tiers' circuits are not health checks");
+                    return;
+                }
+                circuits.tiers().forEach(tier -> registry.register(new Check(circuits, tier)));
+            }
+
+            @Override
+            public void afterApplicationStart(CamelContext camelContext) {
+                // nothing to do
+            }
+        };
+    }
+
+    /** The readiness check of one tier's circuit. */
+    static final class Check implements HealthCheck {
+
+        private final TierCircuits circuits;
+        private final String tier;
+        private volatile boolean enabled = true;
+
+        Check(TierCircuits circuits, String tier) {
+            this.circuits = circuits;
+            this.tier = tier;
+        }
+
+        @Override
+        public String getId() {
+            return "circuit-" + tier;
+        }
+
+        @Override
+        public String getGroup() {
+            return "worker";
+        }
+
+        @Override
+        public boolean isLiveness() {
+            return false;
+        }
+
+        @Override
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        @Override
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        @Override
+        public Result call(Map<String, Object> options) {
+            HealthCheckResultBuilder builder = HealthCheckResultBuilder.on(this)
+                    .detail("tier", tier).detail("state", circuits.state(tier));
+            if (circuits.permitsCalls(tier)) {
+                return builder.up().build();
+            }
+            return builder.message("the LLM endpoint of tier " + tier + " is failing: circuit "
+                    + circuits.state(tier)).down().build();
+        }
+    }
+}
