@@ -92,8 +92,10 @@ public class TaskStore {
             }
         }
         Timestamp now = Timestamp.from(Instant.now());
-        int updated = jdbc.sql("UPDATE worker_task SET status = ?, source = ?, tier = ?, domain = ?, runs = runs + 1, "
-                        + "started_at = ?, completed_at = NULL, error = NULL WHERE task_id = ?")
+        // a task id seen before is run again; a new one (the common case) is inserted without a first UPDATE that
+        // would find no row
+        int updated = existing.isEmpty() ? 0 : jdbc.sql("UPDATE worker_task SET status = ?, source = ?, tier = ?, "
+                        + "domain = ?, runs = runs + 1, started_at = ?, completed_at = NULL, error = NULL WHERE task_id = ?")
                 .params(RUNNING, source, task.tier(), task.domain(), now, task.taskId()).update();
         if (updated == 0) {
             try {
