@@ -61,7 +61,7 @@ public final class Benchmark {
             Path out = Path.of(System.getProperty("bench.out", "target/bench"));
             int backlog = Integer.getInteger("bench.backlog", smoke ? 150 : 3000);
             return smoke
-                    ? new Options(true, backlog, 30, 100, 50, 2, 1000, 1, 100, 50, 3, 1, false, false, jar, out, jvmOptions)
+                    ? new Options(true, backlog, Integer.getInteger("bench.warmup", 30), 100, 50, 2, 1000, 1, 100, 50, 3, 1, false, false, jar, out, jvmOptions)
                     : new Options(false, backlog, 500, 2000, 200, 15, 11_000, 2, 200, 600, 20, 5, true, true, jar, out,
                             jvmOptions);
         }
@@ -260,7 +260,8 @@ public final class Benchmark {
                     footprint.put("start_cpu_s", round(fresh.cpuNanos() / 1e9, 2));
                     footprint.put("idle_stop_ms", fresh.stop());
                     footprint.put("load_average", loadAverage());
-                    row("ready (GET /health 200 after java -jar)", ready + " ms", loadAverage());
+                    row("ready (GET /health 200 after java -jar)", ready + " ms, " + footprint.get("start_cpu_s")
+                            + " CPU-s", loadAverage());
                     row("idle heap used / RSS", footprint.get("idle_heap_used_mb") + " MB / " + footprint.get("idle_rss_mb") + " MB", "");
                     row("idle SIGTERM to exit", footprint.get("idle_stop_ms") + " ms", "");
                 }
@@ -294,7 +295,9 @@ public final class Benchmark {
                 sampler.start();
                 if (!options.footprintRun()) {
                     footprint.put("ready_ms_with_backlog", ready);
-                    row("ready (with a backlog queued)", ready + " ms", loadAverage());
+                    footprint.put("start_cpu_s_with_backlog", round(worker.cpuNanos() / 1e9, 2));
+                    row("ready (with a backlog queued)", ready + " ms, " + footprint.get("start_cpu_s_with_backlog")
+                            + " CPU-s", loadAverage());
                 }
                 results.put("one_tier", saturated(worker, broker, "tiny backlog", options.backlog(), options.warmup(), 0));
                 results.put("all_tiers", allTiers(worker, broker));
