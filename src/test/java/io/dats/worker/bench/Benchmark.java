@@ -90,6 +90,8 @@ public final class Benchmark {
     private Path runAll() throws Exception {
         Files.createDirectories(options.outDir());
         results.put("mode", options.smoke() ? "smoke" : "full");
+        results.put("label", System.getProperty("bench.label", ""));
+        results.put("worker_directory", Path.of(System.getProperty("bench.workdir", ".")).toAbsolutePath().normalize().toString());
         results.put("started", Instant.now().toString());
         results.put("machine", machine());
         results.put("worker_java_options", options.workerJvmOptions());
@@ -101,7 +103,9 @@ public final class Benchmark {
         ratioToPerfTest();
         results.put("finished", Instant.now().toString());
         String stamp = Instant.now().toString().replace(':', '-');
-        Path json = options.outDir().resolve("bench-" + (options.smoke() ? "smoke-" : "") + stamp + ".json");
+        String label = System.getProperty("bench.label", "");
+        Path json = options.outDir().resolve("bench-" + (options.smoke() ? "smoke-" : "") + (label.isEmpty() ? "" : label + "-")
+                + stamp + ".json");
         MAPPER.writeValue(json.toFile(), results);
         Files.copy(json, options.outDir().resolve(options.smoke() ? "latest-smoke.json" : "latest.json"),
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);

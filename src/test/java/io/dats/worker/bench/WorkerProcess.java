@@ -55,14 +55,14 @@ final class WorkerProcess implements AutoCloseable {
                                Path logDir) throws IOException {
         int port = freePort();
         int jmxPort = freePort();
-        Path log = logDir.resolve("worker-" + name + ".log");
+        Path log = logDir.toAbsolutePath().resolve("worker-" + name + ".log");
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmOptions);
         if (System.getenv("BENCH_JFR") != null && name.equals("main")) {
             // a profile of the measured worker: jfr print --events jdk.ExecutionSample target/bench/logs/worker-main.jfr
             command.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
-                    + logDir.resolve("worker-main.jfr").toAbsolutePath());
+                    + logDir.toAbsolutePath().resolve("worker-main.jfr"));
         }
         command.addAll(List.of(
                 "-Dcom.sun.management.jmxremote.port=" + jmxPort,
@@ -90,7 +90,10 @@ final class WorkerProcess implements AutoCloseable {
             command.addAll(Arrays.asList(extra.trim().split("\\s+")));
         }
         long start = System.nanoTime();
-        Process process = new ProcessBuilder(command).directory(new File(".")).redirectErrorStream(true)
+        // the worker reads routes/, templates/ and config/ from its working directory: another checkout's (e.g. a
+        // "before" build) with -Dbench.workdir=<checkout>
+        File workDir = new File(System.getProperty("bench.workdir", "."));
+        Process process = new ProcessBuilder(command).directory(workDir).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();
         return new WorkerProcess(name, process, port, jmxPort, start, log);
     }
