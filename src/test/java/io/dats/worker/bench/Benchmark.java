@@ -77,10 +77,15 @@ public final class Benchmark {
         this.options = options;
     }
 
-    public static void main(String[] args) throws Exception {
-        Path json = run(Options.parse(args));
-        System.out.println("JSON: " + json);
-        System.exit(0);
+    public static void main(String[] args) {
+        try {
+            Path json = run(Options.parse(args));
+            System.out.println("JSON: " + json);
+            System.exit(0);
+        } catch (Throwable e) {
+            e.printStackTrace();
+            System.exit(1); // the broker connection's threads would keep the JVM alive
+        }
     }
 
     /** Runs the benchmark and returns the JSON file it wrote. */
@@ -330,11 +335,15 @@ public final class Benchmark {
         int c0 = broker.outcomeCount();
         long cpu0 = worker.cpuNanos();
         long alloc0 = worker.allocatedBytes();
+        long jit0 = worker.jitMillis();
+        long gc0 = worker.gcMillis();
         awaitOutcomes(broker, already + total, Duration.ofMinutes(10));
         long t1 = System.nanoTime();
         int c1 = broker.outcomeCount();
         long cpu1 = worker.cpuNanos();
         long alloc1 = worker.allocatedBytes();
+        long jit1 = worker.jitMillis();
+        long gc1 = worker.gcMillis();
         int tasks = c1 - c0;
         double seconds = (t1 - t0) / 1e9;
         out.put("tasks", total);
@@ -344,9 +353,13 @@ public final class Benchmark {
         out.put("cpu_ms_per_task", round((cpu1 - cpu0) / 1e6 / tasks, 3));
         out.put("cores_busy", round((cpu1 - cpu0) / 1e9 / seconds, 2));
         out.put("alloc_kb_per_task", round((alloc1 - alloc0) / 1024.0 / tasks, 1));
+        // JIT compilation and GC inside the window (their CPU is in cpu_ms_per_task; a fresh JVM still compiles)
+        out.put("jit_ms_in_window", jit1 - jit0);
+        out.put("gc_ms_in_window", gc1 - gc0);
         out.put("load_average", loadAverage());
         row("throughput, " + what, out.get("tasks_per_s") + " tasks/s", loadAverage());
-        row("CPU per task after warm-up, " + what, out.get("cpu_ms_per_task") + " ms (" + out.get("cores_busy") + " cores)", "");
+        row("CPU per task after warm-up, " + what, out.get("cpu_ms_per_task") + " ms (" + out.get("cores_busy")
+                + " cores; JIT " + out.get("jit_ms_in_window") + " ms, GC " + out.get("gc_ms_in_window") + " ms in the window)", "");
         row("allocation per task, " + what, out.get("alloc_kb_per_task") + " KB", "");
         return out;
     }

@@ -2,6 +2,7 @@ package io.dats.worker.bench;
 
 import java.io.File;
 import java.io.IOException;
+import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.lang.management.ThreadMXBean;
@@ -39,6 +40,8 @@ final class WorkerProcess implements AutoCloseable {
     private com.sun.management.OperatingSystemMXBean os;
     private com.sun.management.ThreadMXBean threads;
     private MemoryMXBean memory;
+    private java.lang.management.CompilationMXBean compilation;
+    private MBeanServerConnection connection;
     long readyMillis = -1;
     long peakHeapBytes;
 
@@ -125,13 +128,15 @@ final class WorkerProcess implements AutoCloseable {
     private void connectJmx() throws IOException {
         JMXServiceURL url = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi");
         jmx = JMXConnectorFactory.connect(url);
-        MBeanServerConnection connection = jmx.getMBeanServerConnection();
+        connection = jmx.getMBeanServerConnection();
         os = ManagementFactory.newPlatformMXBeanProxy(connection, ManagementFactory.OPERATING_SYSTEM_MXBEAN_NAME,
                 com.sun.management.OperatingSystemMXBean.class);
         threads = ManagementFactory.newPlatformMXBeanProxy(connection, ManagementFactory.THREAD_MXBEAN_NAME,
                 com.sun.management.ThreadMXBean.class);
         memory = ManagementFactory.newPlatformMXBeanProxy(connection, ManagementFactory.MEMORY_MXBEAN_NAME,
                 MemoryMXBean.class);
+        compilation = ManagementFactory.newPlatformMXBeanProxy(connection, ManagementFactory.COMPILATION_MXBEAN_NAME,
+                java.lang.management.CompilationMXBean.class);
     }
 
     long pid() {
@@ -153,6 +158,20 @@ final class WorkerProcess implements AutoCloseable {
             }
         }
         return sum;
+    }
+
+    /** Milliseconds the JIT compilers spent so far (their CPU is part of the process CPU time). */
+    long jitMillis() {
+        return compilation.getTotalCompilationTime();
+    }
+
+    /** Milliseconds the garbage collectors spent so far (pauses and concurrent work they report). */
+    long gcMillis() throws IOException {
+        long total = 0;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getPlatformMXBeans(connection, GarbageCollectorMXBean.class)) {
+            total += Math.max(0, gc.getCollectionTime());
+        }
+        return total;
     }
 
     long heapUsedBytes() {
