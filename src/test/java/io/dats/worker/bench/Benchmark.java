@@ -311,6 +311,7 @@ public final class Benchmark {
                 }
                 section("one_tier", () -> saturated(worker, broker, "tiny backlog", options.backlog(), options.warmup(), 0));
                 section("all_tiers", () -> allTiers(worker, broker));
+                section("one_tier_warm", () -> warmOneTier(worker, broker));
                 section("overhead_queue", () -> offeredLoad(worker, broker, standIns, false));
                 section("overhead_rest", () -> offeredLoad(worker, broker, standIns, true));
                 section("throttle", () -> throttle(worker, broker, standIns));
@@ -379,6 +380,20 @@ public final class Benchmark {
         broker.awaitConfirms();
         Map<String, Object> out = saturated(worker, broker, "all tiers", n, n / 10, already);
         out.put("note", "tasks split across the tiers by their concurrency; published as fast as confirms allow while the worker consumes");
+        return out;
+    }
+
+    /** The tiny tier again once the JVM has run thousands of tasks: the steady cost, with little JIT left in it. */
+    private Map<String, Object> warmOneTier(WorkerProcess worker, BenchBroker broker) throws Exception {
+        int already = broker.outcomeCount();
+        int total = options.backlog();
+        for (int i = 0; i < total; i++) {
+            String id = taskId("warm", i);
+            broker.publish("tiny", id, task(id, null));
+        }
+        broker.awaitConfirms();
+        Map<String, Object> out = saturated(worker, broker, "tiny, warm JVM", total, total / 10, already);
+        out.put("note", "after the one-tier and all-tier runs; published while the worker consumes");
         return out;
     }
 
