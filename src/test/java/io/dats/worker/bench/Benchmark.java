@@ -249,7 +249,7 @@ public final class Benchmark {
     // ---------------------------------------------------------------- the worker
 
     private void workerRuns(StandIns standIns) throws Exception {
-        Path logs = options.outDir().resolve("logs");
+        Path logs = options.outDir().resolve("logs").resolve(run); // one folder per run: runs may overlap
         Files.createDirectories(logs);
         String vhost = "bench-worker-" + run;
         try (BenchBroker broker = new BenchBroker(vhost)) {
@@ -260,7 +260,7 @@ public final class Benchmark {
             if (options.footprintRun()) {
                 try (WorkerProcess fresh = WorkerProcess.start("fresh", options.jar(), vhost, standIns,
                         options.workerJvmOptions(), logs)) {
-                    long ready = fresh.awaitReady(Duration.ofMinutes(3));
+                    long ready = fresh.awaitReady(Duration.ofMinutes(5));
                     Thread.sleep(5000);
                     footprint.put("ready_ms", ready);
                     footprint.put("idle_heap_used_mb", mb(fresh.heapUsedBytes()));
@@ -301,7 +301,7 @@ public final class Benchmark {
                     }
                 }, "heap-sampler");
                 sampler.setDaemon(true);
-                long ready = worker.awaitReady(Duration.ofMinutes(3));
+                long ready = worker.awaitReady(Duration.ofMinutes(5));
                 sampler.start();
                 if (!options.footprintRun()) {
                     footprint.put("ready_ms_with_backlog", ready);
@@ -500,7 +500,7 @@ public final class Benchmark {
         for (int i = 0; i < 5; i++) {
             String id = taskId("throttle-rest", i);
             calls.add(http.sendAsync(HttpRequest.newBuilder(execute).header("Content-Type", "application/json")
-                    .timeout(Duration.ofMinutes(3)).POST(HttpRequest.BodyPublishers.ofString(task(id, "tiny"))).build(),
+                    .timeout(Duration.ofMinutes(5)).POST(HttpRequest.BodyPublishers.ofString(task(id, "tiny"))).build(),
                     HttpResponse.BodyHandlers.discarding()));
             total++;
         }
@@ -536,7 +536,7 @@ public final class Benchmark {
         out.put("one_process_tasks_per_s", backlogRate(broker, "scale1", options.scaleTasks()));
         try (WorkerProcess second = WorkerProcess.start("second", options.jar(), vhost, standIns,
                 options.workerJvmOptions(), logs)) {
-            out.put("second_ready_ms", second.awaitReady(Duration.ofMinutes(3)));
+            out.put("second_ready_ms", second.awaitReady(Duration.ofMinutes(5)));
             out.put("two_processes_tasks_per_s", backlogRate(broker, "scale2", options.scaleTasks() * 2));
             out.put("second_peak_rss_mb", mb(second.peakRssBytes()));
             second.stop();
