@@ -3,7 +3,9 @@ package io.dats.worker.config;
 import java.time.Duration;
 
 import org.apache.camel.CamelContext;
+import io.dats.worker.task.ParsedTemplateEngine;
 import org.apache.camel.component.http.HttpComponent;
+import org.apache.camel.component.velocity.VelocityComponent;
 import org.apache.camel.spi.PropertiesFunction;
 import org.apache.camel.spring.boot.CamelContextConfiguration;
 
@@ -57,6 +59,8 @@ class CamelSetup {
                     http.setResponseTimeout(ragTimeout);
                     http.setSoTimeout(ragTimeout);
                 }
+                // prompt templates are parsed once, not on every task (ParsedTemplateEngine)
+                camelContext.getComponent("velocity", VelocityComponent.class).setVelocityEngine(new ParsedTemplateEngine());
             }
 
             @Override

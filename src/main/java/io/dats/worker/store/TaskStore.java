@@ -92,8 +92,9 @@ public class TaskStore {
             }
         }
         Timestamp now = Timestamp.from(Instant.now());
-        // a task submitted over REST (POST /api/v1/tasks) was queued by it: it keeps that source
-        int updated = jdbc.sql("UPDATE worker_task SET status = ?, "
+        // a task id seen before is run again (a task submitted over REST, POST /api/v1/tasks, was queued by it and
+        // keeps that source); a new one (the common case) is inserted without a first UPDATE that would find no row
+        int updated = existing.isEmpty() ? 0 : jdbc.sql("UPDATE worker_task SET status = ?, "
                         + "source = CASE WHEN status = ? THEN source ELSE ? END, tier = ?, domain = ?, runs = runs + 1, "
                         + "started_at = ?, completed_at = NULL, error = NULL WHERE task_id = ?")
                 .params(RUNNING, QUEUED, source, task.tier(), task.domain(), now, task.taskId()).update();
