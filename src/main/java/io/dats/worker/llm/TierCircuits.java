@@ -133,8 +133,8 @@ public class TierCircuits implements DisposableBean {
     }
 
     /**
-     * Waits (at most {@code max}) until the tier's intake is being suspended, so that a deferred delivery put back now
-     * is not handed at once to another consumer of the same intake.
+     * Waits (at most {@code max}) until every intake lane of the tier is suspended, so that a deferred delivery put back
+     * now is not handed at once to another consumer of the tier (each hand-back raises its quorum delivery count).
      */
     public void awaitIntakeHeld(String tier, Duration max) {
         Circuit circuit = circuit(tier);
@@ -143,7 +143,7 @@ public class TierCircuits implements DisposableBean {
         }
         long deadline = System.nanoTime() + max.toNanos();
         synchronized (circuit) {
-            while (!circuit.intakeHeld && !circuit.permitsCalls() && System.nanoTime() < deadline) {
+            while (!circuit.intakeSuspended && !circuit.permitsCalls() && System.nanoTime() < deadline) {
                 try {
                     circuit.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
                 } catch (InterruptedException e) {
@@ -185,6 +185,8 @@ public class TierCircuits implements DisposableBean {
         final ExecutorService actions;
         volatile Instant openedAt = Instant.EPOCH;
         volatile boolean intakeHeld;
+        /** Every intake lane of the tier is suspended: a delivery put back now waits in its queue. */
+        volatile boolean intakeSuspended;
 
         Circuit(String tier, WorkerProperties.Tier settings) {
             this.tier = tier;
@@ -260,14 +262,22 @@ public class TierCircuits implements DisposableBean {
             if (context == null || !context.isStarted() || permitsCalls()) {
                 return;
             }
-            for (String route : intakeRoutes()) {
-                try {
-                    if (context.getRouteController().getRouteStatus(route) == ServiceStatus.Started) {
-                        context.getRouteController().suspendRoute(route);
-                        LOG.info("Route {} suspended (circuit open)", route);
+            try {
+                // every lane at once: a deferred delivery put back before its lane stops is taken again at once
+                intakeRoutes().parallelStream().forEach(route -> {
+                    try {
+                        if (context.getRouteController().getRouteStatus(route) == ServiceStatus.Started) {
+                            context.getRouteController().suspendRoute(route);
+                            LOG.info("Route {} suspended (circuit open)", route);
+                        }
+                    } catch (Exception e) {
+                        LOG.warn("Could not suspend route {}: {}", route, e.toString());
                     }
-                } catch (Exception e) {
-                    LOG.warn("Could not suspend route {}: {}", route, e.toString());
+                });
+            } finally {
+                synchronized (this) {
+                    intakeSuspended = true;
+                    notifyAll();
                 }
             }
         }
@@ -275,6 +285,7 @@ public class TierCircuits implements DisposableBean {
         private void releaseIntake() {
             synchronized (this) {
                 intakeHeld = false;
+                intakeSuspended = false;
             }
             CamelContext context = camelContext.getIfAvailable();
             if (context == null || !context.isStarted() || !permitsCalls()) {
@@ -294,7 +305,9 @@ public class TierCircuits implements DisposableBean {
 
         /** The tier's queue intakes: {@code intake-<tier>} and one per priority lane. */
         private java.util.List<String> intakeRoutes() {
+            // the normal lane first: producers' task.ready.<tier> fills it
             return java.util.Arrays.stream(io.dats.worker.priority.Priority.values())
+                    .sorted(java.util.Comparator.comparing(lane -> lane != io.dats.worker.priority.Priority.NORMAL))
                     .map(lane -> lane.intakeRouteId(tier))
                     .toList();
         }
