@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -15,6 +14,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DeliverCallback;
+import io.dats.worker.it.TestBroker;
 
 /**
  * The machine's RabbitMQ seen through a virtual host of the benchmark's own (made with rabbitmqctl, deleted at exit):
@@ -39,9 +39,9 @@ final class BenchBroker implements AutoCloseable {
 
     BenchBroker(String vhost) throws IOException, TimeoutException {
         this.vhost = vhost;
-        rabbitmqctl("add_vhost", vhost);
-        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> rabbitmqctl("delete_vhost", vhost)));
+        TestBroker.rabbitmqctl("add_vhost", vhost);
+        TestBroker.rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> TestBroker.rabbitmqctl("delete_vhost", vhost)));
         ConnectionFactory factory = new ConnectionFactory();
         factory.setHost(HOST);
         factory.setPort(PORT);
@@ -110,22 +110,5 @@ final class BenchBroker implements AutoCloseable {
     public void close() {
         // bounded: a broker that does not answer the close (busy, or under a resource alarm) must not hang the run
         connection.abort(5_000);
-    }
-
-    static void rabbitmqctl(String... args) {
-        List<String> command = new ArrayList<>(List.of("rabbitmqctl", "-q"));
-        command.addAll(List.of(args));
-        try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
-                throw new IllegalStateException("rabbitmqctl " + String.join(" ", args) + " failed: " + output);
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException("rabbitmqctl is needed (run bin/ensure-rabbitmq)", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 }

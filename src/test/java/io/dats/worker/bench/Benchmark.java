@@ -23,8 +23,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
@@ -32,6 +32,9 @@ import java.util.regex.Pattern;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import org.awaitility.core.ConditionTimeoutException;
+
+import static org.awaitility.Awaitility.await;
 
 /**
  * The worker's benchmark (README "Benchmark"): stand-ins alone, RabbitMQ PerfTest with the worker's queue settings,
@@ -261,7 +264,8 @@ public final class Benchmark {
                 try (WorkerProcess fresh = WorkerProcess.start("fresh", options.jar(), vhost, standIns,
                         options.workerJvmOptions(), logs)) {
                     long ready = fresh.awaitReady(Duration.ofMinutes(5));
-                    Thread.sleep(5000);
+                    // idle: the worker runs 5 s with nothing to do before its footprint is read
+                    await().during(Duration.ofSeconds(5)).atMost(Duration.ofSeconds(6)).until(fresh.process::isAlive);
                     footprint.put("ready_ms", ready);
                     footprint.put("idle_heap_used_mb", mb(fresh.heapUsedBytes()));
                     footprint.put("idle_heap_committed_mb", mb(fresh.heapCommittedBytes()));
@@ -284,25 +288,20 @@ public final class Benchmark {
             broker.awaitConfirms();
             try (WorkerProcess worker = WorkerProcess.start("main", options.jar(), vhost, standIns,
                     options.workerJvmOptions(), logs)) {
-                AtomicBoolean sampling = new AtomicBoolean(true);
-                Thread sampler = new Thread(() -> {
-                    while (sampling.get()) {
-                        try {
-                            worker.heapUsedBytes();
-                            Thread.sleep(250);
-                        } catch (Exception e) {
-                            // not connected yet or gone
-                            try {
-                                Thread.sleep(250);
-                            } catch (InterruptedException ie) {
-                                return;
-                            }
-                        }
-                    }
-                }, "heap-sampler");
-                sampler.setDaemon(true);
+                // the heap is sampled every 250 ms for its peak (not connected yet or gone: that sample is skipped)
+                ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(runnable -> {
+                    Thread thread = new Thread(runnable, "heap-sampler");
+                    thread.setDaemon(true);
+                    return thread;
+                });
                 long ready = worker.awaitReady(Duration.ofMinutes(5));
-                sampler.start();
+                sampler.scheduleAtFixedRate(() -> {
+                    try {
+                        worker.heapUsedBytes();
+                    } catch (Exception e) {
+                        // not connected yet or gone
+                    }
+                }, 0, 250, TimeUnit.MILLISECONDS);
                 if (!options.footprintRun()) {
                     footprint.put("ready_ms_with_backlog", ready);
                     footprint.put("start_cpu_s_with_backlog", round(worker.cpuNanos() / 1e9, 2));
@@ -316,7 +315,7 @@ public final class Benchmark {
                 section("overhead_rest", () -> offeredLoad(worker, broker, standIns, true));
                 section("throttle", () -> throttle(worker, broker, standIns));
                 section("scale_out", () -> scaleOut(worker, broker, standIns, vhost, logs));
-                sampling.set(false);
+                sampler.shutdownNow();
                 footprint.put("peak_heap_used_mb", mb(worker.peakHeapBytes));
                 footprint.put("peak_rss_mb", mb(worker.peakRssBytes()));
                 footprint.put("rss_after_run_mb", mb(worker.rssBytes()));
@@ -588,13 +587,12 @@ public final class Benchmark {
 
     // ---------------------------------------------------------------- helpers
 
-    private static void awaitOutcomes(BenchBroker broker, int count, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (broker.outcomeCount() < count) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("only " + broker.outcomeCount() + " of " + count + " outcomes within " + timeout);
-            }
-            Thread.sleep(2);
+    private static void awaitOutcomes(BenchBroker broker, int count, Duration timeout) {
+        try {
+            await().atMost(timeout).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(2))
+                    .until(() -> broker.outcomeCount() >= count);
+        } catch (ConditionTimeoutException e) {
+            throw new IllegalStateException("only " + broker.outcomeCount() + " of " + count + " outcomes within " + timeout);
         }
     }
 

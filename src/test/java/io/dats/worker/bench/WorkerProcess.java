@@ -24,6 +24,10 @@ import javax.management.remote.JMXConnector;
 import javax.management.remote.JMXConnectorFactory;
 import javax.management.remote.JMXServiceURL;
 
+import org.awaitility.core.ConditionTimeoutException;
+
+import static org.awaitility.Awaitility.await;
+
 /**
  * One worker started from the built jar ({@code java -jar target/llm-task-worker.jar}) on its own port, with a JMX
  * agent on loopback for CPU time, heap and allocation, pointed at the stand-ins and at the benchmark's virtual host.
@@ -106,23 +110,23 @@ final class WorkerProcess implements AutoCloseable {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
         HttpRequest health = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health"))
                 .timeout(Duration.ofSeconds(2)).GET().build();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException("worker " + name + " exited at start, see " + log);
-            }
-            try {
-                if (http.send(health, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
-                    readyMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
-                    connectJmx();
-                    return readyMillis;
+        try {
+            await().atMost(timeout).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(50)).until(() -> {
+                if (!process.isAlive()) {
+                    throw new IllegalStateException("worker " + name + " exited at start, see " + log);
                 }
-            } catch (IOException e) {
-                // not listening yet
-            }
-            Thread.sleep(50);
+                try {
+                    return http.send(health, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+                } catch (IOException e) {
+                    return false; // not listening yet
+                }
+            });
+        } catch (ConditionTimeoutException e) {
+            throw new IllegalStateException("worker " + name + " not ready within " + timeout + ", see " + log, e);
         }
-        throw new IllegalStateException("worker " + name + " not ready within " + timeout + ", see " + log);
+        readyMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+        connectJmx();
+        return readyMillis;
     }
 
     private void connectJmx() throws IOException {

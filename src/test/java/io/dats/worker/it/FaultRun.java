@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntFunction;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -31,6 +32,7 @@ import org.springframework.amqp.rabbit.core.RabbitTemplate;
 import org.springframework.amqp.support.converter.SimpleMessageConverter;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * One scenario of the fault suite on one virtual host: publishes uniquely identified tasks with publisher confirms and
@@ -115,25 +117,24 @@ final class FaultRun implements AutoCloseable {
             Message message = maker.apply(i);
             String id = message.getMessageProperties().getMessageId();
             published.incrementAndGet();
-            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
-            while (true) {
-                try {
-                    Boolean ok = template.invoke(t -> {
-                        t.send("task.events", "task.ready." + tier, message);
-                        return t.waitForConfirms(10_000);
+            // a publish that is not confirmed (e.g. while the broker restarts) is tried again every 500 ms for 2 min
+            await().atMost(Duration.ofMinutes(2)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(500))
+                    .until(() -> {
+                        try {
+                            Boolean ok = template.invoke(t -> {
+                                t.send("task.events", "task.ready." + tier, message);
+                                return t.waitForConfirms(10_000);
+                            });
+                            if (Boolean.TRUE.equals(ok)) {
+                                confirmed.add(id);
+                                return true;
+                            }
+                            LOG.info("{}: publish of {} nacked, again", scenario, id);
+                        } catch (RuntimeException e) {
+                            LOG.info("{}: publish of {} not confirmed ({}), again", scenario, id, e.getMessage());
+                        }
+                        return false;
                     });
-                    if (Boolean.TRUE.equals(ok)) {
-                        confirmed.add(id);
-                        break;
-                    }
-                } catch (RuntimeException e) {
-                    if (System.nanoTime() > deadline) {
-                        throw e;
-                    }
-                    LOG.info("{}: publish of {} not confirmed ({}), again", scenario, id, e.getMessage());
-                    sleep(Duration.ofMillis(500));
-                }
-            }
         }
     }
 
@@ -186,6 +187,13 @@ final class FaultRun implements AutoCloseable {
         return n;
     }
 
+    /** Failures received so far: task.failed events (with or without a task id) and dead-letter copies. */
+    long failuresSoFar() {
+        pump();
+        return deadLetters.size() + anonymousFailures.size()
+                + outcomes.values().stream().filter(kinds -> kinds.contains("failed")).count();
+    }
+
     int confirmedCount() {
         return confirmed.size();
     }
@@ -195,26 +203,25 @@ final class FaultRun implements AutoCloseable {
      * new arrived for {@code stall} (then the check reports what was lost).
      */
     void awaitQuiet(Duration settle, Duration stall) {
-        int last = -1;
-        long lastChange = System.nanoTime();
-        while (true) {
+        AtomicInteger last = new AtomicInteger(-1);
+        AtomicLong lastChange = new AtomicLong(System.nanoTime());
+        await().forever().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(250)).until(() -> {
             int now = accounted() + anonymousFailures.size() + unrouted.size()
                     + outcomes.values().stream().mapToInt(List::size).sum();
-            if (now != last) {
-                last = now;
-                lastChange = System.nanoTime();
+            if (now != last.getAndSet(now)) {
+                lastChange.set(System.nanoTime());
             }
-            long quietFor = System.nanoTime() - lastChange;
+            long quietFor = System.nanoTime() - lastChange.get();
             if (accounted() == confirmed.size() && quietFor >= settle.toNanos()) {
-                return;
+                return true;
             }
             if (quietFor >= stall.toNanos()) {
                 LOG.warn("{}: no progress for {} s with {}/{} accounted", scenario, stall.toSeconds(), accounted(),
                         confirmed.size());
-                return;
+                return true;
             }
-            sleep(Duration.ofMillis(250));
-        }
+            return false;
+        });
     }
 
     /** Failures of well-formed tasks are outcomes in this scenario (e.g. every attempt of a flaky LLM failed). */
@@ -316,15 +323,6 @@ final class FaultRun implements AutoCloseable {
             // not JSON
         }
         return null;
-    }
-
-    static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 
     @Override

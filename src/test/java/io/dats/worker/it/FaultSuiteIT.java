@@ -135,7 +135,8 @@ class FaultSuiteIT {
                     run.publish(TASKS, "tiny", i -> FaultRun.task(id("llm-outage", i), "tiny")));
             await().atMost(STALL).until(() -> run.accounted() >= TASKS / 4);
             down.set(true);
-            FaultRun.sleep(OUTAGE);
+            // the outage lasts OUTAGE, and no task fails or is dead-lettered while it does
+            await().during(OUTAGE).atMost(OUTAGE.plusSeconds(30)).until(() -> run.failuresSoFar() == 0);
             down.set(false);
             publishing.join();
             run.awaitQuiet(SETTLE, STALL);
@@ -155,7 +156,8 @@ class FaultSuiteIT {
                     run.publish(TASKS, "small", i -> FaultRun.task(id("rag-down", i), "small")));
             await().atMost(STALL).until(() -> run.accounted() >= TASKS / 4);
             down.set(true);
-            FaultRun.sleep(OUTAGE);
+            // the outage lasts OUTAGE, and no task fails or is dead-lettered while it does
+            await().during(OUTAGE).atMost(OUTAGE.plusSeconds(30)).until(() -> run.failuresSoFar() == 0);
             down.set(false);
             publishing.join();
             run.awaitQuiet(SETTLE, STALL);

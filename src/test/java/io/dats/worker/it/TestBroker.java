@@ -77,7 +77,8 @@ public final class TestBroker {
         });
     }
 
-    static void rabbitmqctl(String... args) {
+    /** {@code rabbitmqctl -q <args>} against the machine's broker (also used by the benchmark harness). */
+    public static void rabbitmqctl(String... args) {
         List<String> command = new ArrayList<>(List.of("rabbitmqctl", "-q"));
         command.addAll(List.of(args));
         try {
@@ -87,7 +88,7 @@ public final class TestBroker {
                 throw new IllegalStateException("rabbitmqctl " + String.join(" ", args) + " failed: " + output);
             }
         } catch (IOException e) {
-            throw new IllegalStateException("rabbitmqctl is needed to make the test virtual host (run bin/ensure-rabbitmq)", e);
+            throw new IllegalStateException("rabbitmqctl is needed to make the virtual host (run bin/ensure-rabbitmq)", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);

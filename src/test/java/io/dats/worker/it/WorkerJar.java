@@ -114,9 +114,14 @@ final class WorkerJar implements AutoCloseable {
     /** SIGTERM by the recorded PID (a deploy): returns the time until the process exited. */
     Duration terminate(Duration max) {
         long start = System.nanoTime();
-        signal("TERM");
+        signalTerminate();
         awaitExit(max);
         return Duration.ofNanos(System.nanoTime() - start);
+    }
+
+    /** SIGTERM by the recorded PID without waiting: the caller watches the drain. */
+    void signalTerminate() {
+        signal("TERM");
     }
 
     private void signal(String signal) {
@@ -132,7 +137,7 @@ final class WorkerJar implements AutoCloseable {
         }
     }
 
-    private void awaitExit(Duration max) {
+    void awaitExit(Duration max) {
         try {
             assertThat(process.waitFor(max.toMillis(), TimeUnit.MILLISECONDS))
                     .as("worker " + pid() + " exits within " + max).isTrue();
