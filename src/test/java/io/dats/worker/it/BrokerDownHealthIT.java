@@ -35,12 +35,7 @@ class BrokerDownHealthIT extends WorkerITSupport {
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        registry.add("spring.rabbitmq.host", () -> "127.0.0.1");
-        registry.add("spring.rabbitmq.port", NODE::port);
-        registry.add("spring.rabbitmq.virtual-host", () -> "/");
-        registry.add("spring.rabbitmq.username", () -> "guest");
-        registry.add("spring.rabbitmq.password", () -> "guest");
-        workerProperties(registry);
+        workerProperties(registry, NODE);
     }
 
     @Test

@@ -68,12 +68,7 @@ class BrokerRestartIT extends WorkerITSupport {
     /** As {@link #workerProperties} sets them, with the broker being this class's own node (its default virtual host). */
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
-        registry.add("spring.rabbitmq.host", () -> "127.0.0.1");
-        registry.add("spring.rabbitmq.port", NODE::port);
-        registry.add("spring.rabbitmq.virtual-host", () -> "/");
-        registry.add("spring.rabbitmq.username", () -> "guest");
-        registry.add("spring.rabbitmq.password", () -> "guest");
-        workerProperties(registry);
+        workerProperties(registry, NODE);
     }
 
     @BeforeEach

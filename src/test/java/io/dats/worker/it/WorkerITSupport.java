@@ -47,6 +47,16 @@ abstract class WorkerITSupport {
     @LocalServerPort
     int port;
 
+    /** As {@link #workerProperties(DynamicPropertyRegistry)}, with the broker being a test's own node (its "/"). */
+    static void workerProperties(DynamicPropertyRegistry registry, OwnRabbitNode node) {
+        registry.add("spring.rabbitmq.host", () -> "127.0.0.1");
+        registry.add("spring.rabbitmq.port", node::port);
+        registry.add("spring.rabbitmq.virtual-host", () -> "/");
+        registry.add("spring.rabbitmq.username", () -> "guest");
+        registry.add("spring.rabbitmq.password", () -> "guest");
+        workerProperties(registry);
+    }
+
     static void workerProperties(DynamicPropertyRegistry registry, TestBroker broker) {
         registry.add("spring.rabbitmq.virtual-host", () -> broker.vhost);
         workerProperties(registry);
