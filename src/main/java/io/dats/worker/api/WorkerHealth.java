@@ -154,6 +154,14 @@ public class WorkerHealth {
             llm.put("detail", ChatModelFactory.missingApiKeyReason(name, tier.provider()));
             return llm;
         }
+        if (tier.provider() == Provider.LOCAL) {
+            // a GGUF file run inside the worker: its model is there when the file can be read (no server to ask)
+            java.util.Optional<String> problem = io.dats.worker.llm.LocalModels.problem(name, tier);
+            llm.put("reachable", problem.isEmpty());
+            llm.put("model_available", problem.isEmpty());
+            llm.put("detail", problem.orElse("GGUF file run inside the worker"));
+            return llm;
+        }
         boolean ollama = tier.provider() == Provider.OLLAMA;
         Probe probe = probes.probe(ollama ? OllamaModels.tagsUrl(tier.baseUrl()) : tier.baseUrl());
         Boolean hasModel = ollama && probe.reachable() ? OllamaModels.lists(probe.body(), tier.model()) : null;
@@ -161,8 +169,7 @@ public class WorkerHealth {
         if (hasModel != null) {
             llm.put("model_available", hasModel);
         }
-        String setting = " (worker.tiers." + name + ".base-url, environment variable WORKER_TIERS_"
-                + name.toUpperCase().replace('-', '_') + "_BASE_URL)";
+        String setting = "; see " + WorkerProperties.tierSetting(name, "base-url");
         if (!probe.reachable()) {
             llm.put("detail", probe.detail() + setting);
         } else if (Boolean.FALSE.equals(hasModel)) {

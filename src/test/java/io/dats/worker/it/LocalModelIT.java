@@ -122,4 +122,18 @@ class LocalModelIT extends WorkerITSupport {
                 .contains("cannot connect")
                 .contains("worker.tiers.tiny.base-url (environment variable WORKER_TIERS_TINY_BASE_URL)");
     }
+
+    @Test
+    void healthCountsTheLocalTierAsHavingItsModelAndNamesTheUnreachableOne() {
+        JsonNode health = parse(send(request("/health").GET().build()).body());
+
+        JsonNode small = health.path("tiers").path("small").path("llm");
+        assertThat(small.path("reachable").asBoolean()).as(small.toString()).isTrue();
+        assertThat(small.path("model_available").asBoolean()).as(small.toString()).isTrue();
+        java.util.List<String> withoutModel = new java.util.ArrayList<>();
+        health.path("tiers_without_model").forEach(tier -> withoutModel.add(tier.asText()));
+        assertThat(withoutModel).contains("tiny").doesNotContain("small");
+        assertThat(health.path("tiers").path("tiny").path("llm").path("detail").asText())
+                .contains("worker.tiers.tiny.base-url (environment variable WORKER_TIERS_TINY_BASE_URL)");
+    }
 }
