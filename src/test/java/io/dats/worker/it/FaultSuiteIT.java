@@ -97,6 +97,7 @@ class FaultSuiteIT {
         if (shared != null) {
             shared.close();
         }
+        BROKER.close();
         LLM.close();
         RAG.close();
     }
@@ -245,6 +246,7 @@ class FaultSuiteIT {
             run.check(false);
         } finally {
             worker.close();
+            broker.close();
         }
     }
 
@@ -266,6 +268,7 @@ class FaultSuiteIT {
             run.check(false);
         } finally {
             worker.close();
+            broker.close();
         }
     }
 

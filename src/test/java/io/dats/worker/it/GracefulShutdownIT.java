@@ -54,9 +54,12 @@ class GracefulShutdownIT {
     }
 
     @AfterEach
-    void stopWorker() {
+    void stopWorker() throws InterruptedException {
         if (worker != null && worker.isAlive()) {
-            worker.destroyForcibly();
+            worker.destroyForcibly().waitFor();
+        }
+        if (broker != null) {
+            broker.close();
         }
     }
 

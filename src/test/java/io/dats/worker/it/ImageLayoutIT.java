@@ -49,6 +49,7 @@ class ImageLayoutIT {
     @AfterAll
     static void stopServers() {
         LLM.close();
+        TestBroker.forVirtualHostNamed("image-layout").ifPresent(TestBroker::close);
     }
 
     @Test

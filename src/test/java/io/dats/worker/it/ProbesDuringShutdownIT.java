@@ -30,6 +30,7 @@ class ProbesDuringShutdownIT {
     static void stopServers() {
         LLM.close();
         RAG.close();
+        TestBroker.forVirtualHostNamed("probes-shutdown").ifPresent(TestBroker::close);
     }
 
     @Test

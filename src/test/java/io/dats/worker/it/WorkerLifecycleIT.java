@@ -45,10 +45,11 @@ class WorkerLifecycleIT {
     int port;
 
     @AfterEach
-    void stopWorker() {
+    void stopWorker() throws InterruptedException {
         if (worker != null && worker.isAlive()) {
-            worker.destroyForcibly();
+            worker.destroyForcibly().waitFor();
         }
+        TestBroker.forVirtualHostNamed("worker-lifecycle").ifPresent(TestBroker::close);
     }
 
     @AfterAll
