@@ -76,6 +76,33 @@ public class LlmCallTracker implements ChatModelListener {
     }
 
     /**
+     * The LLM route's last attempt failed and will not be retried: keeps the failure for the caller (the route itself
+     * fails, so it is counted as failed) and stops counting.
+     */
+    public void fail(Exchange exchange) {
+        exchange.setVariable(FAILURE, exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class));
+        end(exchange);
+    }
+
+    /**
+     * In the caller: the LLM route's exchange came back failed. Its error is taken over as the {@code llmFailure}
+     * variable (raised afresh by {@link #raiseFailure}), and the error-handler marks copied back from the LLM route
+     * (exhausted, handled, failure handled) are cleared, so that the caller's own error policy treats the new failure as its own.
+     */
+    public void caught(Exchange exchange) {
+        if (exchange.getVariable(FAILURE) == null) {
+            exchange.setVariable(FAILURE, exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class));
+        }
+        exchange.setVariable(COMPLETED, true);
+        exchange.getExchangeExtension().setRedeliveryExhausted(false);
+        exchange.getExchangeExtension().setErrorHandlerHandled(null);
+        exchange.getExchangeExtension().setFailureHandled(false);
+        exchange.removeProperty(Exchange.EXCEPTION_CAUGHT);
+        exchange.removeProperty(Exchange.FAILURE_ENDPOINT);
+        exchange.removeProperty(Exchange.FAILURE_ROUTE_ID);
+    }
+
+    /**
      * Raises the LLM route's final failure (kept in {@code llmFailure}) in the calling route, where the intake's
      * error policy (dead-letter channel or REST error) handles it.
      */

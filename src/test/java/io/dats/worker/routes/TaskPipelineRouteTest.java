@@ -34,6 +34,7 @@ import io.dats.worker.support.FakeLlmServer.Reply;
 import io.dats.worker.support.FakeRagServer;
 import io.dats.worker.support.FakeRagServer.RagReply;
 import org.apache.camel.CamelContext;
+import org.apache.camel.api.management.ManagedCamelContext;
 import org.apache.camel.Endpoint;
 import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;
@@ -471,6 +472,10 @@ class TaskPipelineRouteTest {
     @Test
     void retriesATransientLlmFailureUpToTheTiersMaxAttemptsThenAnswers502() throws Exception {
         LLM.respondWith(call -> Reply.error(500, "model crashed"));
+        var llmRoute = camelContext.getCamelContextExtension().getContextPlugin(ManagedCamelContext.class)
+                .getManagedRoute("llm-tiny");
+        long failedBefore = llmRoute.getExchangesFailed();
+        long completedBefore = llmRoute.getExchangesCompleted();
 
         Exchange response = execute(task("route-llm-500", "Write fib", "code-general", "tiny"), Map.of());
 
@@ -484,6 +489,9 @@ class TaskPipelineRouteTest {
         assertThat(event.path("error").asText()).isEqualTo("llm_failed");
         assertThat(event.path("attempts").asInt()).isEqualTo(3);
         assertThat(event.path("tier").asText()).isEqualTo("tiny");
+        // what an operator sees on the llm-tiny route in Hawtio: a failed call, not a completed one
+        assertThat(llmRoute.getExchangesFailed() - failedBefore).as("llm-tiny failed exchanges").isEqualTo(1);
+        assertThat(llmRoute.getExchangesCompleted() - completedBefore).as("llm-tiny completed exchanges").isZero();
     }
 
     @Test
