@@ -200,7 +200,7 @@ class HawtioBrowserIT extends WorkerITSupport {
     @Test
     void jolokiaInTheSignedInBrowserRunsCamelDumpsButNoJvmOperations() {
         logIn();
-        String route = "org.apache.camel:context=llm-task-worker,type=routes,name=\"llm-small\"";
+        String route = "org.apache.camel:context=" + CONTEXT + ",type=routes,name=\"llm-small\"";
         JsonNode dump = parse(jolokiaFromThePage(true, Map.of("type", "exec", "mbean", route, "operation", "dumpRouteAsXml()")));
         assertThat(dump.path("status").asInt()).as(dump.toString()).isEqualTo(200);
         assertThat(dump.path("value").asText()).contains("id=\"llm-small\"", "seda:llm-");
