@@ -24,7 +24,8 @@ abstract class LoopbackHttpServer implements AutoCloseable {
 
     static final ObjectMapper MAPPER = new ObjectMapper();
 
-    private final HttpServer server;
+    private volatile HttpServer server;
+    private volatile int port;
     private final ExecutorService executor = Executors.newCachedThreadPool(runnable -> {
         Thread thread = new Thread(runnable, getClass().getSimpleName());
         thread.setDaemon(true);
@@ -34,18 +35,41 @@ abstract class LoopbackHttpServer implements AutoCloseable {
 
     LoopbackHttpServer() {
         try {
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+            server = bind(0);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        server.setExecutor(executor);
-        server.createContext("/", exchange -> {
+        port = server.getAddress().getPort();
+    }
+
+    private HttpServer bind(int port) throws IOException {
+        HttpServer bound = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);
+        bound.setExecutor(executor);
+        bound.createContext("/", exchange -> {
             try {
                 handle(exchange);
             } finally {
                 exchange.close();
             }
         });
+        return bound;
+    }
+
+    /** The service goes away: the port is closed (connections are refused) until {@link #listenAgain()}. */
+    public void stopListening() {
+        releaseDelayed();
+        server.stop(0);
+    }
+
+    /** The service is back on the same port (retried while the port is still being released). */
+    public void listenAgain() {
+        org.awaitility.Awaitility.await("port " + port + " bound again").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(200)).ignoreExceptionsInstanceOf(IOException.class)
+                .until(() -> {
+                    server = bind(port);
+                    return true;
+                });
+        server.start();
     }
 
     /** Serves one exchange; the caller closes it afterwards. */
@@ -56,7 +80,7 @@ abstract class LoopbackHttpServer implements AutoCloseable {
     }
 
     public int port() {
-        return server.getAddress().getPort();
+        return port;
     }
 
     String baseUrl() {
