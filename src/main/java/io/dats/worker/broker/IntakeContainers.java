@@ -15,7 +15,8 @@ import org.springframework.context.annotation.Configuration;
  * The queue intakes' listener containers (one per tier and priority lane: {@code intake-<tier>[-<priority>]}) wait
  * {@value #RECEIVE_TIMEOUT_MS} ms instead of Spring AMQP's 1 s for a delivery before looking whether they must stop:
  * Camel stops the routes one after the other, and each idle container took that second to stop, so a worker with
- * four lanes per tier took 20 s to stop its intakes. An idle consumer thread wakes up 5 times a second for it.
+ * four lanes per tier took 20 s to stop its intakes. An idle consumer thread wakes up 5 times a second for it. The
+ * containers are also recorded ({@link IntakeListeners}) for the readiness check of their consumers.
  */
 @Configuration(proxyBeanMethods = false)
 class IntakeContainers {
@@ -23,7 +24,12 @@ class IntakeContainers {
     static final long RECEIVE_TIMEOUT_MS = 200;
 
     @Bean
-    CamelContextConfiguration quickToStopIntakeContainers() {
+    IntakeListeners intakeListeners() {
+        return new IntakeListeners();
+    }
+
+    @Bean
+    CamelContextConfiguration quickToStopIntakeContainers(IntakeListeners listeners) {
         return new CamelContextConfiguration() {
             @Override
             public void beforeApplicationStart(CamelContext camelContext) {
@@ -35,6 +41,7 @@ class IntakeContainers {
                                 if (container instanceof SimpleMessageListenerContainer simple) {
                                     simple.setReceiveTimeout(RECEIVE_TIMEOUT_MS);
                                 }
+                                listeners.created(endpoint, container);
                                 return container;
                             }
                         });

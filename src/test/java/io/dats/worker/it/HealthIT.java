@@ -32,6 +32,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import org.springframework.amqp.rabbit.core.RabbitAdmin;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
@@ -56,6 +57,9 @@ class HealthIT extends WorkerITSupport {
 
     @Autowired
     WorkerHealth workerHealth;
+
+    @Autowired
+    RabbitAdmin workerQueues;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
@@ -93,6 +97,34 @@ class HealthIT extends WorkerITSupport {
         assertThat(liveness.path("components").fieldNames()).toIterable()
                 .containsExactlyInAnyOrder("livenessState", "camelLivenessState");
         assertThat(get("/actuator/health").statusCode()).as("the rest of the actuator needs the admin").isEqualTo(401);
+    }
+
+    @Test
+    void readinessIsDownWhileAStartedIntakeHasNoConsumerOnTheBroker() throws Exception {
+        assertThat(get("/actuator/health/readiness").statusCode()).isEqualTo(200);
+        // someone deletes the tiny tier's queue: the route stays Started, its listener has no consumer any more
+        BROKER.admin.deleteQueue("worker-service.tiny");
+        try {
+            await().atMost(TIMEOUT).until(() -> get("/actuator/health/readiness").statusCode() == 503);
+            assertThat(camelContext.getRouteController().getRouteStatus("intake-tiny").isStarted())
+                    .as("Camel still counts intake-tiny as started").isTrue();
+            assertThat(get("/actuator/health/liveness").statusCode()).as("a lost consumer is no broken process").isEqualTo(200);
+            JsonNode body = parse(get("/health").body());
+            assertThat(body.path("status").asText()).isEqualTo("DOWN");
+            assertThat(strings(body.path("not_ready"))).contains("camelReadinessState", "intake-listeners");
+            assertThat(strings(body.path("not_ready"))).as("Camel's own checks do not see it")
+                    .doesNotContain("route:intake-tiny", "consumer:intake-tiny");
+            HealthCheck.Result listeners = HealthCheckRegistry.get(camelContext).getCheck("intake-listeners")
+                    .orElseThrow().call();
+            assertThat(listeners.getMessage()).hasValueSatisfying(message ->
+                    assertThat(message).contains("intake-tiny").contains("worker-service.tiny"));
+        } finally {
+            // the worker declares its queues again (as it does on every new broker connection) and the intake restarts
+            workerQueues.initialize();
+            camelContext.getRouteController().stopRoute("intake-tiny");
+            camelContext.getRouteController().startRoute("intake-tiny");
+        }
+        await().atMost(TIMEOUT).until(() -> get("/actuator/health/readiness").statusCode() == 200);
     }
 
     @Test
