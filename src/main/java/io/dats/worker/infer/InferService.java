@@ -55,11 +55,12 @@ public class InferService {
             try {
                 response = chatModels.byTier().get(request.tier()).chat(chatRequest(request));
             } catch (RuntimeException e) {
-                metrics.recordInfer(request.tier(), false, null);
+                metrics.recordInfer(request.tier(), false, null, System.nanoTime() - start);
                 throw e;
             }
-            long durationMs = Duration.ofNanos(System.nanoTime() - start).toMillis();
-            metrics.recordInfer(request.tier(), true, response.tokenUsage());
+            long nanos = System.nanoTime() - start;
+            long durationMs = Duration.ofNanos(nanos).toMillis();
+            metrics.recordInfer(request.tier(), true, response.tokenUsage(), nanos);
             Integer output = response.tokenUsage() == null ? null : response.tokenUsage().outputTokenCount();
             return new Completion(response.aiMessage().text() == null ? "" : response.aiMessage().text(),
                     output == null ? 0 : output, durationMs, response.modelName());
@@ -103,6 +104,7 @@ public class InferService {
         private final TierSlots.Slot slot;
         private final Duration idleTimeout;
         private final BlockingQueue<StreamEvent> events = new LinkedBlockingQueue<>();
+        private final long started = System.nanoTime();
         private volatile boolean ended;
 
         private Stream(String tier, TierSlots.Slot slot, Duration idleTimeout) {
@@ -160,7 +162,7 @@ public class InferService {
         private void end(boolean ok, ChatResponse response) {
             ended = true;
             slot.close();
-            metrics.recordInfer(tier, ok, response == null ? null : response.tokenUsage());
+            metrics.recordInfer(tier, ok, response == null ? null : response.tokenUsage(), System.nanoTime() - started);
         }
 
         @Override

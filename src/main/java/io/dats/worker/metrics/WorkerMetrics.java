@@ -55,6 +55,7 @@ import org.springframework.stereotype.Component;
  * <li>{@code worker.queue.depth} (tier): gauge, tasks ready in the tier queue on the broker ({@link QueueDepths},
  * cached);</li>
  * <li>{@code worker.infer.calls} (tier, model, outcome).</li>
+ * <li>{@code worker.infer.duration} (tier, model, outcome): model time of an infer call, streamed or not.</li>
  * </ul>
  * {@code tasks_queued}: tasks ready in the tier queues on the broker plus tasks waiting for their tier's bound.
  */
@@ -65,6 +66,7 @@ public class WorkerMetrics {
     public static final String LLM_DURATION = "worker.llm.duration";
     public static final String TOKENS = "worker.llm.tokens";
     public static final String INFER_CALLS = "worker.infer.calls";
+    public static final String INFER_DURATION = "worker.infer.duration";
     public static final String RECEIVED = "worker.tasks.received";
     public static final String COMPLETED = "worker.tasks.completed";
     public static final String FAILED = "worker.tasks.failed";
@@ -194,11 +196,15 @@ public class WorkerMetrics {
         }
     }
 
-    /** An infer call ended; usage may be null. */
-    public void recordInfer(String tier, boolean ok, TokenUsage usage) {
+    /** An infer call ended after this many nanoseconds of model time (the wait for a slot excluded); usage may be null. */
+    public void recordInfer(String tier, boolean ok, TokenUsage usage, long nanos) {
         Counter.builder(INFER_CALLS).description("POST /v1/infer calls")
                 .tags("tier", tier, "model", model(tier), "outcome", ok ? "completed" : "failed")
                 .register(registry).increment();
+        Timer.builder(INFER_DURATION).description("POST /v1/infer model time, from the call to the last token")
+                .tags("tier", tier, "model", model(tier), "outcome", ok ? "completed" : "failed")
+                .publishPercentileHistogram().minimumExpectedValue(MIN_LATENCY).maximumExpectedValue(MAX_LATENCY)
+                .register(registry).record(nanos, TimeUnit.NANOSECONDS);
         if (usage != null) {
             tokens(tier, "-", "infer", usage.inputTokenCount() == null ? 0 : usage.inputTokenCount(),
                     usage.outputTokenCount() == null ? 0 : usage.outputTokenCount());

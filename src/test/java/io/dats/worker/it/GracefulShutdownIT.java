@@ -1,19 +1,14 @@
 package io.dats.worker.it;
 
-import java.io.File;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -44,8 +39,7 @@ class GracefulShutdownIT {
 
     final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     TestBroker broker;
-    Process worker;
-    int port;
+    WorkerJar worker;
 
     @BeforeEach
     void reset() {
@@ -54,9 +48,9 @@ class GracefulShutdownIT {
     }
 
     @AfterEach
-    void stopWorker() throws InterruptedException {
-        if (worker != null && worker.isAlive()) {
-            worker.destroyForcibly().waitFor();
+    void stopWorker() {
+        if (worker != null) {
+            worker.close();
         }
         if (broker != null) {
             broker.close();
@@ -82,10 +76,10 @@ class GracefulShutdownIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> LLM.inFlight(SMALL_MODEL) == SMALL_CONCURRENCY);
 
         long sigterm = System.nanoTime();
-        worker.destroy(); // SIGTERM
+        worker.signalTerminate();
         HttpResponse<String> rest = awaitStoppingAnswer("/api/v1/execute");
         HttpResponse<String> health = awaitStoppingAnswer("/health");
-        assertThat(worker.waitFor(60, TimeUnit.SECONDS)).as("the worker exits after draining").isTrue();
+        worker.awaitExit(Duration.ofSeconds(60));
         Duration drain = Duration.ofNanos(System.nanoTime() - sigterm);
 
         System.out.printf("SIGTERM with %d LLM calls in flight (8 s each): exit after %d ms, code %d%n",
@@ -120,8 +114,8 @@ class GracefulShutdownIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> LLM.inFlight(SMALL_MODEL) == 1);
 
         long sigterm = System.nanoTime();
-        worker.destroy();
-        assertThat(worker.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        worker.signalTerminate();
+        worker.awaitExit(Duration.ofSeconds(60));
         System.out.printf("SIGTERM with a 20 s call and a 3 s drain budget: exit after %d ms%n",
                 Duration.ofNanos(System.nanoTime() - sigterm).toMillis());
         LLM.releaseDelayed();
@@ -130,35 +124,16 @@ class GracefulShutdownIT {
         assertThat(outputs.received()).isEmpty();
     }
 
-    private void start(String drainTimeout) throws IOException {
-        port = freePort();
-        Path log = Path.of("target", "graceful-shutdown-" + broker.vhost + ".log");
-        Files.createDirectories(log.getParent());
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-jar", Path.of("target", "llm-task-worker.jar").toString(),
-                "--server.port=" + port,
-                "--spring.rabbitmq.virtual-host=" + broker.vhost,
-                "--spring.security.user.password=shutdown-it",
-                "--spring.datasource.url=jdbc:h2:mem:shutdown",
-                "--worker.rag.url=" + RAG.url(),
-                "--worker.rag.timeout=1s",
-                "--worker.rag.embedded.index-on-start=false",
-                "--worker.shutdown.drain-timeout=" + drainTimeout,
-                "--worker.tiers.small.base-url=" + LLM.ollamaBaseUrl(),
-                "--worker.tiers.small.concurrency=" + SMALL_CONCURRENCY,
-                "--worker.tiers.small.timeout=30s",
-                "--worker.tiers.small.max-attempts=1"));
-        worker = new ProcessBuilder(command).directory(new File(".")).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
-        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() -> {
-            assertThat(worker.isAlive()).as("the worker process runs (see " + log + ")").isTrue();
-            try {
-                return get("/health").statusCode() == 200;
-            } catch (IOException e) {
-                return false;
-            }
-        });
+    private void start(String drainTimeout) {
+        worker = WorkerJar.start("graceful-shutdown", Map.of(
+                "spring.rabbitmq.virtual-host", broker.vhost,
+                "worker.rag.url", RAG.url(),
+                "worker.rag.timeout", "1s",
+                "worker.shutdown.drain-timeout", drainTimeout,
+                "worker.tiers.small.base-url", LLM.ollamaBaseUrl(),
+                "worker.tiers.small.concurrency", Integer.toString(SMALL_CONCURRENCY),
+                "worker.tiers.small.timeout", "30s",
+                "worker.tiers.small.max-attempts", "1"));
     }
 
     private HttpResponse<String> awaitStoppingAnswer(String path) {
@@ -169,7 +144,7 @@ class GracefulShutdownIT {
                             .header("Content-Type", "application/json")
                             .POST(HttpRequest.BodyPublishers.ofString(task("rest-during-shutdown"))).build(),
                             HttpResponse.BodyHandlers.ofString())
-                    : get(path);
+                    : worker.get(path);
             answer.clear();
             answer.add(response);
             return response.statusCode() == 503;
@@ -177,23 +152,12 @@ class GracefulShutdownIT {
         return answer.get(0);
     }
 
-    private HttpResponse<String> get(String path) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(5)).GET().build(),
-                HttpResponse.BodyHandlers.ofString());
-    }
-
     private URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + port + path);
+        return URI.create("http://127.0.0.1:" + worker.port() + path);
     }
 
     private static String task(String id) throws IOException {
         return MAPPER.writeValueAsString(Map.of("task_id", id, "domain", "code-general", "description", "Write " + id));
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
     }
 
     static JsonNode parse(String json) throws IOException {

@@ -1,15 +1,6 @@
 package io.dats.worker.it;
 
-import java.io.File;
-import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Date;
@@ -59,8 +50,7 @@ class MongoContextIT extends WorkerITSupport {
     static MongoClient client;
     static MongoCollection<Document> contexts;
 
-    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    Process second;
+    WorkerJar second;
 
     @Autowired
     CamelContext camelContext;
@@ -91,8 +81,8 @@ class MongoContextIT extends WorkerITSupport {
 
     @AfterEach
     void stopSecondWorker() {
-        if (second != null && second.isAlive()) {
-            second.destroyForcibly();
+        if (second != null) {
+            second.close();
         }
     }
 
@@ -199,8 +189,7 @@ class MongoContextIT extends WorkerITSupport {
         contexts.insertMany(more);
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(() ->
                 contexts.countDocuments(Filters.and(Filters.eq("status", "claimed"), Filters.eq("claimed_by", "mongo-b"))) > 0);
-        second.destroyForcibly(); // SIGKILL
-        second.waitFor();
+        second.kill();
         long killed = System.currentTimeMillis();
         List<Document> orphaned = contexts.find(Filters.and(Filters.eq("status", "claimed"), Filters.eq("claimed_by", "mongo-b")))
                 .into(new ArrayList<>());
@@ -224,46 +213,18 @@ class MongoContextIT extends WorkerITSupport {
                 orphaned.size(), System.currentTimeMillis() - killed);
     }
 
-    private void startSecondWorker() throws IOException {
-        int port = freePort();
-        Path log = Path.of("target", "mongo-second-worker-" + BROKER.vhost + ".log");
-        Files.createDirectories(log.getParent());
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-jar", Path.of("target", "llm-task-worker.jar").toString(),
-                "--server.port=" + port,
-                "--spring.rabbitmq.virtual-host=" + BROKER.vhost,
-                "--spring.security.user.password=mongo-it",
-                "--worker.id=mongo-b",
-                // a task store of its own: the default H2 file in data/ outlives the run, and task ids repeat
-                "--spring.datasource.url=jdbc:h2:mem:mongo-b",
-                "--worker.rag.url=" + RAG.url(),
-                "--worker.rag.timeout=1s",
-                "--worker.rag.embedded.index-on-start=false",
-                "--worker.mongo.uri=" + MONGO_URI,
-                "--worker.mongo.database=it",
-                "--worker.mongo.poll-interval=200ms",
-                "--worker.mongo.batch-size=3",
-                "--worker.mongo.lease=" + LEASE.toSeconds() + "s",
-                "--worker.tiers.small.base-url=" + LLM.ollamaBaseUrl(),
-                "--worker.tiers.small.timeout=30s"));
-        second = new ProcessBuilder(command).directory(new File(".")).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
-        await().atMost(Duration.ofSeconds(180)).pollInterval(Duration.ofMillis(500)).until(() -> {
-            assertThat(second.isAlive()).as("the second worker runs (see " + log + ")").isTrue();
-            try {
-                return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health"))
-                                .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString())
-                        .statusCode() == 200;
-            } catch (IOException e) {
-                return false;
-            }
-        });
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
+    private void startSecondWorker() {
+        second = WorkerJar.start("mongo-second-worker", Map.ofEntries(
+                Map.entry("spring.rabbitmq.virtual-host", BROKER.vhost),
+                Map.entry("worker.id", "mongo-b"),
+                Map.entry("worker.rag.url", RAG.url()),
+                Map.entry("worker.rag.timeout", "1s"),
+                Map.entry("worker.mongo.uri", MONGO_URI),
+                Map.entry("worker.mongo.database", "it"),
+                Map.entry("worker.mongo.poll-interval", "200ms"),
+                Map.entry("worker.mongo.batch-size", "3"),
+                Map.entry("worker.mongo.lease", LEASE.toSeconds() + "s"),
+                Map.entry("worker.tiers.small.base-url", LLM.ollamaBaseUrl()),
+                Map.entry("worker.tiers.small.timeout", "30s")));
     }
 }

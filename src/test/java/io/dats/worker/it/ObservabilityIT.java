@@ -124,6 +124,9 @@ class ObservabilityIT extends WorkerITSupport {
         assertThat(lines(scrape, "worker_queue_depth")).hasSize(5);
         assertThat(lines(scrape, "worker_infer_calls_total"))
                 .anySatisfy(line -> assertThat(line).contains("tier=\"tiny\"").contains("outcome=\"completed\""));
+        assertThat(lines(scrape, "worker_infer_duration_seconds_count"))
+                .anySatisfy(line -> assertThat(line).contains("tier=\"tiny\"").contains("outcome=\"completed\""));
+        assertThat(lines(scrape, "worker_infer_duration_seconds_bucket")).isNotEmpty();
         assertThat(lines(scrape, "camel_exchanges_total"))
                 .anySatisfy(line -> assertThat(line).contains("routeId=\"process-task\""));
     }

@@ -105,6 +105,11 @@ final class WorkerJar implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** The exit code of the ended process. */
+    int exitValue() {
+        return process.exitValue();
+    }
+
     /** SIGKILL by the recorded PID: no drain, no acknowledgements, in-flight deliveries go back to their queues. */
     void kill() {
         signal("KILL");

@@ -1,17 +1,14 @@
 package io.dats.worker.it;
 
-import java.io.File;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -41,13 +38,12 @@ class WorkerLifecycleIT {
     static final FakeRegistryServer REGISTRY = new FakeRegistryServer().start();
 
     final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    Process worker;
-    int port;
+    WorkerJar worker;
 
     @AfterEach
-    void stopWorker() throws InterruptedException {
-        if (worker != null && worker.isAlive()) {
-            worker.destroyForcibly().waitFor();
+    void stopWorker() {
+        if (worker != null) {
+            worker.close();
         }
         TestBroker.forVirtualHostNamed("worker-lifecycle").ifPresent(TestBroker::close);
     }
@@ -86,10 +82,10 @@ class WorkerLifecycleIT {
                 HttpResponse.BodyHandlers.ofString());
         await().atMost(Duration.ofSeconds(30)).until(() -> LLM.inFlight("gemma3:12b") == 1);
         long sigterm = System.nanoTime();
-        worker.destroy();
+        worker.signalTerminate();
         await().atMost(Duration.ofSeconds(7)).until(() -> statuses().contains("stopped"));
         Duration toStopped = Duration.ofNanos(System.nanoTime() - sigterm);
-        assertThat(worker.waitFor(60, TimeUnit.SECONDS)).as("the worker exits").isTrue();
+        worker.awaitExit(Duration.ofSeconds(60));
         System.out.printf("Heartbeat 'stopped' %d ms after SIGTERM (a call of 8 s in flight); exit after %d ms%n",
                 toStopped.toMillis(), Duration.ofNanos(System.nanoTime() - sigterm).toMillis());
 
@@ -117,38 +113,21 @@ class WorkerLifecycleIT {
         return MAPPER.readTree(response.body());
     }
 
-    private void start(TestBroker broker) throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            port = socket.getLocalPort();
-        }
-        Path log = Path.of("target", "worker-lifecycle-" + broker.vhost + ".log");
-        Files.createDirectories(log.getParent());
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-jar", Path.of("target", "llm-task-worker.jar").toString(),
-                "--server.port=" + port,
-                "--spring.datasource.url=jdbc:h2:mem:lifecycle",
-                "--spring.rabbitmq.virtual-host=" + broker.vhost,
-                "--spring.security.user.password=lifecycle-it",
-                "--worker.id=lifecycle-it",
-                "--worker.registry.url=" + REGISTRY.url(),
-                "--worker.registry.interval=300ms",
-                "--worker.registry.timeout=2s",
-                "--worker.rag.url=" + RAG.url(),
-                "--worker.rag.timeout=1s",
-                "--worker.rag.embedded.index-on-start=false",
-                "--worker.shutdown.drain-timeout=30s",
-                "--worker.tiers.small.base-url=" + LLM.ollamaBaseUrl(),
-                "--worker.tiers.small.timeout=30s"));
-        worker = new ProcessBuilder(command).directory(new File(".")).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
-        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() -> {
-            assertThat(worker.isAlive()).as("the worker process runs (see " + log + ")").isTrue();
-            return !REGISTRY.heartbeats().isEmpty();
-        });
+    private void start(TestBroker broker) {
+        worker = WorkerJar.start("worker-lifecycle", Map.ofEntries(
+                Map.entry("spring.rabbitmq.virtual-host", broker.vhost),
+                Map.entry("worker.id", "lifecycle-it"),
+                Map.entry("worker.registry.url", REGISTRY.url()),
+                Map.entry("worker.registry.interval", "300ms"),
+                Map.entry("worker.registry.timeout", "2s"),
+                Map.entry("worker.rag.url", RAG.url()),
+                Map.entry("worker.rag.timeout", "1s"),
+                Map.entry("worker.shutdown.drain-timeout", "30s"),
+                Map.entry("worker.tiers.small.base-url", LLM.ollamaBaseUrl()),
+                Map.entry("worker.tiers.small.timeout", "30s")));
     }
 
     private URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + port + path);
+        return URI.create("http://127.0.0.1:" + worker.port() + path);
     }
 }
