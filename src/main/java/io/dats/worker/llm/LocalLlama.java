@@ -92,9 +92,12 @@ public final class LocalLlama implements AutoCloseable {
         }
         String prompt = prompt(messages);
         int inputTokens = model.encode(prompt).length;
+        // no prompt cache: llama.cpp evaluates a cached prompt's remainder in a smaller batch, whose logits are not
+        // bit-for-bit those of a whole prompt (its server documentation says so), and at temperature 0 the same task
+        // must give the same answer; a task's prompt shares little with the one before it anyway
         InferenceParameters parameters = new InferenceParameters(prompt)
                 .setNPredict(maxTokens)
-                .setCachePrompt(true);
+                .setCachePrompt(false);
         if (temperature != null) {
             parameters.setTemperature(temperature.floatValue());
         }
