@@ -16,6 +16,7 @@ import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -214,6 +215,14 @@ public final class FakeLlmServer extends LoopbackHttpServer {
         counter(requestCounts, model).incrementAndGet();
         AtomicInteger current = counter(inFlight, model);
         counter(maxInFlight, model).accumulateAndGet(current.incrementAndGet(), Math::max);
+        // a call stops counting as in flight before the client can have its whole answer: counted after it, the
+        // client could read the answer and send its next call while this one still counted (one too many)
+        AtomicBoolean counted = new AtomicBoolean(true);
+        Runnable answered = () -> {
+            if (counted.getAndSet(false)) {
+                current.decrementAndGet();
+            }
+        };
         try {
             Reply reply = behaviour.apply(call);
             hold(reply.delay());
@@ -224,8 +233,13 @@ public final class FakeLlmServer extends LoopbackHttpServer {
                 if (reply.retryAfter() != null) {
                     exchange.getResponseHeaders().add("Retry-After", reply.retryAfter());
                 }
+                answered.run();
                 sendError(exchange, provider, reply.status(), reply.text());
                 return;
+            }
+            if (!streaming) {
+                // sent whole, with its length: the client has it as soon as the bytes are written
+                answered.run();
             }
             int promptTokens = reply.promptTokens() != null ? reply.promptTokens() : words(call.prompt());
             int completionTokens = reply.completionTokens() != null ? reply.completionTokens() : words(reply.text());
@@ -236,8 +250,9 @@ public final class FakeLlmServer extends LoopbackHttpServer {
                 default -> anthropic(exchange, answer);
             }
         } finally {
+            // a streamed answer ends with the last chunk, written when the exchange is closed
+            answered.run();
             exchange.close();
-            current.decrementAndGet();
         }
     }
 
