@@ -6,9 +6,9 @@ import java.util.Map;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Route;
 import org.apache.camel.ServiceStatus;
-import org.apache.camel.health.HealthCheck;
 import org.apache.camel.health.HealthCheckRegistry;
 import org.apache.camel.health.HealthCheckResultBuilder;
+import org.apache.camel.impl.health.AbstractHealthCheck;
 import org.apache.camel.spring.boot.CamelContextConfiguration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,7 +37,7 @@ class IntakeListenerHealth {
                     LOG.warn("No Camel health check registry: the intakes' consumers are not a health check");
                     return;
                 }
-                registry.register(new Check(camelContext, listeners));
+                registry.register(new Check(listeners));
             }
 
             @Override
@@ -48,25 +48,13 @@ class IntakeListenerHealth {
     }
 
     /** The readiness check of every started intake's broker consumers. */
-    static final class Check implements HealthCheck {
+    static final class Check extends AbstractHealthCheck {
 
-        private final CamelContext camelContext;
         private final IntakeListeners listeners;
-        private volatile boolean enabled = true;
 
-        Check(CamelContext camelContext, IntakeListeners listeners) {
-            this.camelContext = camelContext;
+        Check(IntakeListeners listeners) {
+            super("worker", "intake-listeners");
             this.listeners = listeners;
-        }
-
-        @Override
-        public String getId() {
-            return "intake-listeners";
-        }
-
-        @Override
-        public String getGroup() {
-            return "worker";
         }
 
         @Override
@@ -75,17 +63,8 @@ class IntakeListenerHealth {
         }
 
         @Override
-        public boolean isEnabled() {
-            return enabled;
-        }
-
-        @Override
-        public void setEnabled(boolean enabled) {
-            this.enabled = enabled;
-        }
-
-        @Override
-        public Result call(Map<String, Object> options) {
+        protected void doCall(HealthCheckResultBuilder builder, Map<String, Object> options) {
+            CamelContext camelContext = getCamelContext();
             Map<String, String> withoutConsumer = new LinkedHashMap<>();
             int started = 0;
             for (Route route : camelContext.getRoutes()) {
@@ -98,13 +77,14 @@ class IntakeListenerHealth {
                         .filter(consumers -> consumers == 0)
                         .ifPresent(none -> withoutConsumer.put(route.getRouteId(), listeners.queues(route.getEndpoint())));
             }
-            HealthCheckResultBuilder builder = HealthCheckResultBuilder.on(this).detail("started_intakes", started);
+            builder.detail("started_intakes", started);
             if (withoutConsumer.isEmpty()) {
-                return builder.up().build();
+                builder.up();
+                return;
             }
-            withoutConsumer.forEach((route, queues) -> builder.detail(route, queues));
-            return builder.message("started intakes without a consumer on the broker: " + withoutConsumer.keySet()
-                    + " (queues " + String.join("; ", withoutConsumer.values()) + ")").down().build();
+            withoutConsumer.forEach(builder::detail);
+            builder.message("started intakes without a consumer on the broker: " + withoutConsumer.keySet()
+                    + " (queues " + String.join("; ", withoutConsumer.values()) + ")").down();
         }
     }
 }

@@ -3,9 +3,9 @@ package io.dats.worker.llm;
 import java.util.Map;
 
 import org.apache.camel.CamelContext;
-import org.apache.camel.health.HealthCheck;
 import org.apache.camel.health.HealthCheckRegistry;
 import org.apache.camel.health.HealthCheckResultBuilder;
+import org.apache.camel.impl.health.AbstractHealthCheck;
 import org.apache.camel.spring.boot.CamelContextConfiguration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,25 +44,15 @@ class TierCircuitHealth {
     }
 
     /** The readiness check of one tier's circuit. */
-    static final class Check implements HealthCheck {
+    static final class Check extends AbstractHealthCheck {
 
         private final TierCircuits circuits;
         private final String tier;
-        private volatile boolean enabled = true;
 
         Check(TierCircuits circuits, String tier) {
+            super("worker", "circuit-" + tier);
             this.circuits = circuits;
             this.tier = tier;
-        }
-
-        @Override
-        public String getId() {
-            return "circuit-" + tier;
-        }
-
-        @Override
-        public String getGroup() {
-            return "worker";
         }
 
         @Override
@@ -71,24 +61,13 @@ class TierCircuitHealth {
         }
 
         @Override
-        public boolean isEnabled() {
-            return enabled;
-        }
-
-        @Override
-        public void setEnabled(boolean enabled) {
-            this.enabled = enabled;
-        }
-
-        @Override
-        public Result call(Map<String, Object> options) {
-            HealthCheckResultBuilder builder = HealthCheckResultBuilder.on(this)
-                    .detail("tier", tier).detail("state", circuits.state(tier));
+        protected void doCall(HealthCheckResultBuilder builder, Map<String, Object> options) {
+            builder.detail("tier", tier).detail("state", circuits.state(tier));
             if (circuits.permitsCalls(tier)) {
-                return builder.up().build();
+                builder.up();
+                return;
             }
-            return builder.message("the LLM endpoint of tier " + tier + " is failing: circuit "
-                    + circuits.state(tier)).down().build();
+            builder.message("the LLM endpoint of tier " + tier + " is failing: circuit " + circuits.state(tier)).down();
         }
     }
 }

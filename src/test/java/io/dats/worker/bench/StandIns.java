@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
@@ -36,6 +38,12 @@ final class StandIns implements AutoCloseable {
     private final HttpServer server;
     private final ExecutorService executor = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "stand-in");
+        t.setDaemon(true);
+        return t;
+    });
+    /** Answers LLM calls once their latency has passed. */
+    private final ScheduledExecutorService latencies = Executors.newScheduledThreadPool(2, r -> {
+        Thread t = new Thread(r, "stand-in-latency");
         t.setDaemon(true);
         return t;
     });
@@ -96,16 +104,19 @@ final class StandIns implements AutoCloseable {
 
     private void handle(HttpExchange exchange) throws IOException {
         long start = System.nanoTime();
+        byte[] body;
+        try (InputStream in = exchange.getRequestBody()) {
+            body = in.readAllBytes();
+        }
+        String path = exchange.getRequestURI().getPath();
+        if (path.equals("/api/chat") || path.equals("/v1/chat/completions") || path.equals("/v1/messages")) {
+            // answered (and closed) now or, with a latency, by the scheduler: no thread waits out the latency
+            llm(exchange, path, body, start);
+            return;
+        }
         try (exchange) {
-            byte[] body;
-            try (InputStream in = exchange.getRequestBody()) {
-                body = in.readAllBytes();
-            }
-            String path = exchange.getRequestURI().getPath();
             if (path.equals("/rag/context")) {
                 rag(exchange, body, start);
-            } else if (path.equals("/api/chat") || path.equals("/v1/chat/completions") || path.equals("/v1/messages")) {
-                llm(exchange, path, body, start);
             } else {
                 send(exchange, 404, "{\"error\":\"no such endpoint\"}".getBytes(StandardCharsets.UTF_8));
             }
@@ -135,29 +146,35 @@ final class StandIns implements AutoCloseable {
         AtomicInteger current = inFlight.computeIfAbsent(model, k -> new AtomicInteger());
         maxInFlight.computeIfAbsent(model, k -> new AtomicInteger()).accumulateAndGet(current.incrementAndGet(), Math::max);
         long latency = llmLatencyMillis;
-        try {
-            long beforeSleep = System.nanoTime();
-            if (latency > 0) {
-                try {
-                    Thread.sleep(latency);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            long slept = System.nanoTime() - beforeSleep;
+        long received = System.nanoTime() - start;
+        if (latency > 0) {
+            latencies.schedule(() -> answer(exchange, path, model, taskId, current, start, received),
+                    latency, TimeUnit.MILLISECONDS);
+        } else {
+            answer(exchange, path, model, taskId, current, start, received);
+        }
+    }
+
+    /** The model's answer, after the latency; {@code received} is the handler time spent before it. */
+    private void answer(HttpExchange exchange, String path, String model, String taskId, AtomicInteger current,
+                        long start, long received) {
+        // the model is done: no longer in flight before the client can have the answer (and send its next call)
+        current.decrementAndGet();
+        try (exchange) {
+            long answering = System.nanoTime();
             byte[] reply = switch (path) {
                 case "/api/chat" -> ollama(model);
                 case "/v1/chat/completions" -> openAi(model);
                 default -> anthropic(model);
             };
             send(exchange, 200, reply);
-            long took = System.nanoTime() - start;
-            handlerNanos.addAndGet(took - slept);
+            long end = System.nanoTime();
+            handlerNanos.addAndGet(received + end - answering);
             if (taskId != null) {
-                insideNanos.computeIfAbsent(taskId, k -> new AtomicLong()).addAndGet(took);
+                insideNanos.computeIfAbsent(taskId, k -> new AtomicLong()).addAndGet(end - start);
             }
-        } finally {
-            current.decrementAndGet();
+        } catch (IOException e) {
+            // the client went away: nothing to answer
         }
     }
 
@@ -198,6 +215,7 @@ final class StandIns implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
+        latencies.shutdownNow();
         executor.shutdownNow();
     }
 }
