@@ -55,7 +55,7 @@ public final class Benchmark {
     record Options(boolean smoke, int backlog, int warmup, int allTiersTasks, int offeredRate, int latencySeconds,
                    long throttleLatencyMillis, int throttleRounds, long scaleLatencyMillis, int scaleTasks,
                    int perfTestSeconds, int standInSeconds, boolean footprintRun, boolean scaleOut, Path jar,
-                   Path outDir, List<String> workerJvmOptions) {
+                   Path outDir, List<String> workerJvmOptions, int warmRounds) {
 
         static Options parse(String... args) {
             boolean smoke = Arrays.asList(args).contains("--smoke");
@@ -65,9 +65,10 @@ public final class Benchmark {
             Path out = Path.of(System.getProperty("bench.out", "target/bench"));
             int backlog = Integer.getInteger("bench.backlog", smoke ? 150 : 3000);
             return smoke
-                    ? new Options(true, backlog, Integer.getInteger("bench.warmup", 30), 100, 50, 2, 1000, 1, 100, 50, 3, 1, false, false, jar, out, jvmOptions)
+                    ? new Options(true, backlog, Integer.getInteger("bench.warmup", 30), 100, 50, 2, 1000, 1, 100, 50, 3, 1, false, false, jar, out, jvmOptions,
+                            Integer.getInteger("bench.warmRounds", 1))
                     : new Options(false, backlog, 500, 2000, 200, 15, 11_000, 2, 200, 600, 20, 5, true, true, jar, out,
-                            jvmOptions);
+                            jvmOptions, Integer.getInteger("bench.warmRounds", 10));
         }
     }
 
@@ -75,6 +76,8 @@ public final class Benchmark {
     private final Map<String, Object> results = new LinkedHashMap<>();
     private final List<String[]> table = new ArrayList<>();
     private final String run = Long.toString(System.currentTimeMillis() % 1_000_000, 36);
+    /** The folder {@code bin/worker} made (extracted jar and class-data archive), or null to run the jar as it is. */
+    private Path classDataArchive;
 
     private Benchmark(Options options) {
         this.options = options;
@@ -107,6 +110,7 @@ public final class Benchmark {
         try (StandIns standIns = new StandIns()) {
             results.put("stand_ins", standInsAlone(standIns));
             results.put("perftest", perfTest());
+            classDataArchive = classDataArchive();
             workerRuns(standIns);
         }
         ratioToPerfTest();
@@ -120,6 +124,39 @@ public final class Benchmark {
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         printTable();
         return json;
+    }
+
+    // ---------------------------------------------------------------- how the worker is started
+
+    /**
+     * The worker is measured as the README's run command starts it: {@code bin/worker}, from the extracted jar with a
+     * class-data archive, which {@code bin/worker --archive-only} makes once per build. Not for another checkout's
+     * build ({@code -Dbench.workdir}, {@code -Dbench.jar}), with {@code -Dbench.cds=false}, or with
+     * {@code BENCH_JFR} (JDK 17 cannot start JFR on a dynamic archive): those run {@code java -jar}.
+     */
+    private Path classDataArchive() throws Exception {
+        String reason = null;
+        if (!Boolean.parseBoolean(System.getProperty("bench.cds", "true"))) {
+            reason = "-Dbench.cds=false";
+        } else if (System.getenv("BENCH_JFR") != null) {
+            reason = "BENCH_JFR (JFR at start and a dynamic archive crash JDK 17)";
+        } else if (System.getProperty("bench.workdir") != null || System.getProperty("bench.jar") != null) {
+            reason = "another build (-Dbench.workdir / -Dbench.jar)";
+        }
+        if (reason != null) {
+            results.put("class_data_archive", "none: " + reason);
+            return null;
+        }
+        Path log = options.outDir().resolve("class-data-archive.log");
+        Process make = new ProcessBuilder("bin/worker", "--archive-only").redirectErrorStream(true)
+                .redirectOutput(log.toFile()).start();
+        if (!make.waitFor(5, TimeUnit.MINUTES) || make.exitValue() != 0) {
+            make.destroyForcibly();
+            throw new IllegalStateException("bin/worker --archive-only failed, see " + log);
+        }
+        Path archive = Path.of("target", "cds");
+        results.put("class_data_archive", archive.resolve("worker.jsa").toString());
+        return archive;
     }
 
     // ---------------------------------------------------------------- stand-ins alone
@@ -261,7 +298,7 @@ public final class Benchmark {
             Map<String, Object> footprint = new LinkedHashMap<>();
             results.put("footprint", footprint);
             if (options.footprintRun()) {
-                try (WorkerProcess fresh = WorkerProcess.start("fresh", options.jar(), vhost, standIns,
+                try (WorkerProcess fresh = WorkerProcess.start("fresh", options.jar(), classDataArchive, vhost, standIns,
                         options.workerJvmOptions(), logs)) {
                     long ready = fresh.awaitReady(Duration.ofMinutes(5));
                     // idle: the worker runs 5 s with nothing to do before its footprint is read
@@ -274,7 +311,7 @@ public final class Benchmark {
                     footprint.put("start_cpu_s", round(fresh.cpuNanos() / 1e9, 2));
                     footprint.put("idle_stop_ms", fresh.stop());
                     footprint.put("load_average", loadAverage());
-                    row("ready (GET /health 200 after java -jar)", ready + " ms, " + footprint.get("start_cpu_s")
+                    row("ready (GET /health 200 after the process started)", ready + " ms, " + footprint.get("start_cpu_s")
                             + " CPU-s", loadAverage());
                     row("idle heap used / RSS", footprint.get("idle_heap_used_mb") + " MB / " + footprint.get("idle_rss_mb") + " MB", "");
                     row("idle SIGTERM to exit", footprint.get("idle_stop_ms") + " ms", "");
@@ -286,7 +323,7 @@ public final class Benchmark {
                 broker.publish("tiny", id, task(id, null));
             }
             broker.awaitConfirms();
-            try (WorkerProcess worker = WorkerProcess.start("main", options.jar(), vhost, standIns,
+            try (WorkerProcess worker = WorkerProcess.start("main", options.jar(), classDataArchive, vhost, standIns,
                     options.workerJvmOptions(), logs)) {
                 // the heap is sampled every 250 ms for its peak (not connected yet or gone: that sample is skipped)
                 ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -302,6 +339,7 @@ public final class Benchmark {
                         // not connected yet or gone
                     }
                 }, 0, 250, TimeUnit.MILLISECONDS);
+                footprint.put("class_data_archive_mapped", worker.mapsClassDataArchive());
                 if (!options.footprintRun()) {
                     footprint.put("ready_ms_with_backlog", ready);
                     footprint.put("start_cpu_s_with_backlog", round(worker.cpuNanos() / 1e9, 2));
@@ -336,6 +374,7 @@ public final class Benchmark {
         long cpu0 = worker.cpuNanos();
         long alloc0 = worker.allocatedBytes();
         long jit0 = worker.jitMillis();
+        long jitCpu0 = worker.compilerCpuMillis();
         long gc0 = worker.gcMillis();
         awaitOutcomes(broker, already + total, Duration.ofMinutes(10));
         long t1 = System.nanoTime();
@@ -343,6 +382,7 @@ public final class Benchmark {
         long cpu1 = worker.cpuNanos();
         long alloc1 = worker.allocatedBytes();
         long jit1 = worker.jitMillis();
+        long jitCpu1 = worker.compilerCpuMillis();
         long gc1 = worker.gcMillis();
         int tasks = c1 - c0;
         double seconds = (t1 - t0) / 1e9;
@@ -354,12 +394,15 @@ public final class Benchmark {
         out.put("cores_busy", round((cpu1 - cpu0) / 1e9 / seconds, 2));
         out.put("alloc_kb_per_task", round((alloc1 - alloc0) / 1024.0 / tasks, 1));
         // JIT compilation and GC inside the window (their CPU is in cpu_ms_per_task; a fresh JVM still compiles)
-        out.put("jit_ms_in_window", jit1 - jit0);
+        out.put("jit_ms_in_window", jit1 - jit0); // the compilers' elapsed time (CompilationMXBean)
+        out.put("jit_cpu_ms_in_window", jitCpu1 - jitCpu0); // their CPU time (/proc)
+        out.put("cpu_ms_per_task_without_jit", round(((cpu1 - cpu0) / 1e6 - (jitCpu1 - jitCpu0)) / tasks, 3));
         out.put("gc_ms_in_window", gc1 - gc0);
         out.put("load_average", loadAverage());
         row("throughput, " + what, out.get("tasks_per_s") + " tasks/s", loadAverage());
         row("CPU per task after warm-up, " + what, out.get("cpu_ms_per_task") + " ms (" + out.get("cores_busy")
-                + " cores; JIT " + out.get("jit_ms_in_window") + " ms, GC " + out.get("gc_ms_in_window") + " ms in the window)", "");
+                + " cores; JIT compilers " + out.get("jit_cpu_ms_in_window") + " CPU-ms, GC " + out.get("gc_ms_in_window")
+                + " ms in the window; without the JIT " + out.get("cpu_ms_per_task_without_jit") + " ms)", "");
         row("allocation per task, " + what, out.get("alloc_kb_per_task") + " KB", "");
         return out;
     }
@@ -382,17 +425,37 @@ public final class Benchmark {
         return out;
     }
 
-    /** The tiny tier again once the JVM has run thousands of tasks: the steady cost, with little JIT left in it. */
+    /**
+     * The tiny tier again once the JVM has run thousands of tasks: the steady cost. On 2 cores the JIT compilers share
+     * the CPU with a saturated worker and are still busy thousands of tasks in (several CPU-seconds in a window of
+     * 3,000), so rounds of {@code backlog} tasks are run until the compilers' CPU in a round is under 5% of the process's
+     * (at most {@code warmRounds}); the last round is the warm figure, every round is in the report.
+     */
     private Map<String, Object> warmOneTier(WorkerProcess worker, BenchBroker broker) throws Exception {
-        int already = broker.outcomeCount();
-        int total = options.backlog();
-        for (int i = 0; i < total; i++) {
-            String id = taskId("warm", i);
-            broker.publish("tiny", id, task(id, null));
+        List<Map<String, Object>> rounds = new ArrayList<>();
+        Map<String, Object> out = null;
+        for (int round = 0; round < options.warmRounds(); round++) {
+            int already = broker.outcomeCount();
+            int total = options.backlog();
+            for (int i = 0; i < total; i++) {
+                String id = taskId("warm" + round, i);
+                broker.publish("tiny", id, task(id, null));
+            }
+            broker.awaitConfirms();
+            out = saturated(worker, broker, "tiny, warm JVM, round " + (round + 1), total, total / 10, already);
+            rounds.add(out);
+            double cpuMillis = ((Number) out.get("cpu_ms_per_task")).doubleValue() * ((Number) out.get("measured_after_warmup")).intValue();
+            if (((Number) out.get("jit_cpu_ms_in_window")).doubleValue() < 0.05 * cpuMillis) {
+                break;
+            }
         }
-        broker.awaitConfirms();
-        Map<String, Object> out = saturated(worker, broker, "tiny, warm JVM", total, total / 10, already);
-        out.put("note", "after the one-tier and all-tier runs; published while the worker consumes");
+        out = new LinkedHashMap<>(out);
+        out.put("rounds", rounds.size());
+        out.put("every_round", rounds);
+        out.put("note", "after the one-tier and all-tier runs; published while the worker consumes; the last of "
+                + rounds.size() + " rounds (until the JIT compilers' CPU in a round is under 5% of the process's)");
+        row("CPU per task, warm JVM (last of " + rounds.size() + " rounds)", out.get("cpu_ms_per_task") + " ms (without the JIT "
+                + out.get("cpu_ms_per_task_without_jit") + " ms)", "");
         return out;
     }
 
@@ -533,7 +596,7 @@ public final class Benchmark {
         standIns.llmLatencyMillis(options.scaleLatencyMillis());
         out.put("llm_latency_ms", options.scaleLatencyMillis());
         out.put("one_process_tasks_per_s", backlogRate(broker, "scale1", options.scaleTasks()));
-        try (WorkerProcess second = WorkerProcess.start("second", options.jar(), vhost, standIns,
+        try (WorkerProcess second = WorkerProcess.start("second", options.jar(), classDataArchive, vhost, standIns,
                 options.workerJvmOptions(), logs)) {
             out.put("second_ready_ms", second.awaitReady(Duration.ofMinutes(5)));
             out.put("two_processes_tasks_per_s", backlogRate(broker, "scale2", options.scaleTasks() * 2));

@@ -24,5 +24,8 @@ class BenchmarkSmokeIT {
         JsonNode report = new ObjectMapper().readTree(Files.readString(json));
         assertThat(report.path("mode").asText()).isEqualTo("smoke");
         assertThat(report.has("one_tier")).isTrue();
+        // measured as the README's run command starts the worker: bin/worker, with the class-data archive it made
+        assertThat(report.path("class_data_archive").asText()).isEqualTo("target/cds/worker.jsa");
+        assertThat(report.path("footprint").path("class_data_archive_mapped").asBoolean()).isTrue();
     }
 }

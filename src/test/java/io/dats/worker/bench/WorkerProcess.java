@@ -17,7 +17,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import javax.management.MBeanServerConnection;
 import javax.management.remote.JMXConnector;
@@ -48,6 +53,14 @@ final class WorkerProcess implements AutoCloseable {
     private MBeanServerConnection connection;
     long readyMillis = -1;
     long peakHeapBytes;
+    /** CPU ticks of the JIT compiler threads seen so far, per thread id (they come and go: HotSpot adds and ends them). */
+    private final Map<String, Long> compilerTicks = new ConcurrentHashMap<>();
+    private final AtomicLong compilerTicksTotal = new AtomicLong();
+    private final ScheduledExecutorService compilerSampler = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "jit-cpu-sampler");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     private WorkerProcess(String name, Process process, int port, int jmxPort, long startNanos, Path log) {
         this.name = name;
@@ -56,16 +69,62 @@ final class WorkerProcess implements AutoCloseable {
         this.jmxPort = jmxPort;
         this.startNanos = startNanos;
         this.log = log;
+        compilerSampler.scheduleAtFixedRate(this::sampleCompilerThreads, 0, 200, TimeUnit.MILLISECONDS);
     }
 
-    static WorkerProcess start(String name, Path jar, String vhost, StandIns standIns, List<String> jvmOptions,
-                               Path logDir) throws IOException {
+    /**
+     * Reads the CPU time (utime + stime, in clock ticks) of the JIT compiler threads ("C1 CompilerThre…", "C2
+     * CompilerThre…") from /proc and adds what each used since the previous sample. {@code CompilationMXBean} gives
+     * the compilers' elapsed time, which on a saturated 2-core machine is mostly waiting for a core, not CPU.
+     */
+    private void sampleCompilerThreads() {
+        try (var tasks = Files.list(Path.of("/proc", Long.toString(process.pid()), "task"))) {
+            tasks.forEach(task -> {
+                try {
+                    String stat = Files.readString(task.resolve("stat"));
+                    int open = stat.indexOf('(');
+                    int close = stat.lastIndexOf(')');
+                    String comm = stat.substring(open + 1, close);
+                    if (!comm.startsWith("C1 CompilerThre") && !comm.startsWith("C2 CompilerThre")) {
+                        return;
+                    }
+                    String[] fields = stat.substring(close + 2).split(" ");
+                    long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
+                    Long before = compilerTicks.put(task.getFileName().toString(), ticks);
+                    compilerTicksTotal.addAndGet(ticks - (before == null ? 0 : before));
+                } catch (IOException | RuntimeException e) {
+                    // the thread ended between the listing and the read
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            // the process is gone
+        }
+    }
+
+    /** CPU milliseconds the JIT compiler threads used so far (sampled every 200 ms; 10 ms resolution). */
+    long compilerCpuMillis() {
+        sampleCompilerThreads();
+        return compilerTicksTotal.get() * 10; // USER_HZ is 100 on Linux
+    }
+
+    /**
+     * Starts a worker from {@code jar}, or, when {@code classDataArchive} names the folder {@code bin/worker} made
+     * (the extracted jar and {@code worker.jsa}), the way {@code bin/worker} runs it: from the extracted jar with the
+     * archive.
+     */
+    static WorkerProcess start(String name, Path jar, Path classDataArchive, String vhost, StandIns standIns,
+                               List<String> jvmOptions, Path logDir) throws IOException {
         int port = freePort();
         int jmxPort = freePort();
         Path log = logDir.toAbsolutePath().resolve("worker-" + name + ".log");
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmOptions);
+        if (classDataArchive != null) {
+            command.addAll(List.of("-XX:SharedArchiveFile=" + classDataArchive.resolve("worker.jsa").toAbsolutePath(),
+                    "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
+            jar = classDataArchive.resolve(jar.getFileName()).toAbsolutePath();
+        }
         if (System.getenv("BENCH_JFR") != null && name.equals("main")) {
             // a profile of the measured worker: jfr print --events jdk.ExecutionSample target/bench/logs/worker-main.jfr
             command.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
@@ -198,6 +257,15 @@ final class WorkerProcess implements AutoCloseable {
     }
 
     /** Peak resident set size (VmHWM), in bytes. */
+    /** Whether the process has the class-data archive mapped (the JVM took it rather than ignoring it). */
+    boolean mapsClassDataArchive() {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(pid()), "maps")).contains("worker.jsa");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     long peakRssBytes() {
         return status("VmHWM:");
     }
@@ -239,6 +307,7 @@ final class WorkerProcess implements AutoCloseable {
 
     @Override
     public void close() {
+        compilerSampler.shutdownNow();
         closeJmx();
         if (process.isAlive()) {
             process.destroyForcibly();

@@ -21,8 +21,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * The worker started from the built jar ({@code java -jar target/llm-task-worker.jar}) as a process of its own on a
- * free loopback port, with its output in {@code target/<name>-<n>.log}; stopped by its recorded PID with SIGKILL or
+ * The worker started from the built jar as the README's run command starts it ({@code bin/worker}: the jar extracted
+ * with its class-data archive, made by the first start after a build; {@code exec}, so the recorded PID is the JVM's)
+ * as a process of its own on a free loopback port, with its output in {@code target/<name>-<n>.log}; stopped by its recorded PID with SIGKILL or
  * SIGTERM. {@link #restart()} starts a new process with the same arguments (the same task store when it is a file).
  */
 final class WorkerJar implements AutoCloseable {
@@ -42,10 +43,7 @@ final class WorkerJar implements AutoCloseable {
         this.port = freePort();
         this.log = Path.of("target", name + "-" + STARTS.incrementAndGet() + ".log");
         Files.createDirectories(log.getParent());
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-jar", Path.of("target", "llm-task-worker.jar").toString(),
-                "--server.port=" + port));
+        List<String> command = new ArrayList<>(List.of("bin/worker", "--server.port=" + port));
         arguments.forEach((key, value) -> command.add("--" + key + "=" + value));
         process = new ProcessBuilder(command).directory(new File(".")).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();
@@ -91,6 +89,11 @@ final class WorkerJar implements AutoCloseable {
 
     long pid() {
         return process.pid();
+    }
+
+    /** Whether the JVM mapped the class-data archive {@code bin/worker} gave it (rather than starting without). */
+    boolean mapsClassDataArchive() throws IOException {
+        return Files.readString(Path.of("/proc", Long.toString(pid()), "maps")).contains("target/cds/worker.jsa");
     }
 
     int port() {

@@ -59,6 +59,8 @@ class WorkerLifecycleIT {
     void heartbeatsGoReadyBusyReadyAndStoppedAtOnceOnSigterm() throws Exception {
         TestBroker broker = TestBroker.named("worker-lifecycle");
         start(broker);
+        // started as the README's run command starts it: bin/worker, with the class-data archive it made
+        assertThat(worker.mapsClassDataArchive()).as("the worker JVM maps target/cds/worker.jsa").isTrue();
         await().atMost(Duration.ofSeconds(180)).until(() -> statuses().contains("ready"));
         assertThat(info().path("status").asText()).isEqualTo("ready");
         assertThat(info().path("id").asText()).isEqualTo("lifecycle-it");
