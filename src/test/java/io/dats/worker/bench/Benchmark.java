@@ -106,7 +106,8 @@ public final class Benchmark {
         results.put("worker_directory", Path.of(System.getProperty("bench.workdir", ".")).toAbsolutePath().normalize().toString());
         results.put("started", Instant.now().toString());
         results.put("machine", machine());
-        results.put("worker_java_options", options.workerJvmOptions());
+        results.put("worker_java_options", options.workerJvmOptions().isEmpty()
+                ? "none given: bin/worker's defaults, or the JVM's with java -jar" : options.workerJvmOptions());
         try (StandIns standIns = new StandIns()) {
             results.put("stand_ins", standInsAlone(standIns));
             results.put("perftest", perfTest());

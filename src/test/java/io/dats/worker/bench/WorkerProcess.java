@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -109,35 +110,43 @@ final class WorkerProcess implements AutoCloseable {
 
     /**
      * Starts a worker from {@code jar}, or, when {@code classDataArchive} names the folder {@code bin/worker} made
-     * (the extracted jar and {@code worker.jsa}), the way {@code bin/worker} runs it: from the extracted jar with the
-     * archive.
+     * (the extracted jar and {@code worker.jsa}), through {@code bin/worker} itself, as the README's run command
+     * does (its JVM defaults unless {@code jvmOptions} are given).
      */
     static WorkerProcess start(String name, Path jar, Path classDataArchive, String vhost, StandIns standIns,
                                List<String> jvmOptions, Path logDir) throws IOException {
         int port = freePort();
         int jmxPort = freePort();
         Path log = logDir.toAbsolutePath().resolve("worker-" + name + ".log");
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(jvmOptions);
-        if (classDataArchive != null) {
-            command.addAll(List.of("-XX:SharedArchiveFile=" + classDataArchive.resolve("worker.jsa").toAbsolutePath(),
-                    "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
-            jar = classDataArchive.resolve(jar.getFileName()).toAbsolutePath();
-        }
-        if (System.getenv("BENCH_JFR") != null && name.equals("main")) {
-            // a profile of the measured worker: jfr print --events jdk.ExecutionSample target/bench/logs/worker-main.jfr
-            command.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
-                    + logDir.toAbsolutePath().resolve("worker-main.jfr"));
-        }
-        command.addAll(List.of(
+        List<String> jmxOptions = List.of(
                 "-Dcom.sun.management.jmxremote.port=" + jmxPort,
                 "-Dcom.sun.management.jmxremote.rmi.port=" + jmxPort,
                 "-Dcom.sun.management.jmxremote.host=127.0.0.1",
                 "-Djava.rmi.server.hostname=127.0.0.1",
                 "-Dcom.sun.management.jmxremote.authenticate=false",
-                "-Dcom.sun.management.jmxremote.ssl=false",
-                "-jar", jar.toString(),
+                "-Dcom.sun.management.jmxremote.ssl=false");
+        List<String> command = new ArrayList<>();
+        Map<String, String> environment = new LinkedHashMap<>();
+        if (classDataArchive != null) {
+            // as the README's run command: bin/worker with its JVM defaults (or BENCH_WORKER_JAVA_OPTS as its
+            // JAVA_OPTS) and its archive; the JMX agent through JAVA_TOOL_OPTIONS, which the JVM reads itself
+            command.add("bin/worker");
+            environment.put("JAVA_TOOL_OPTIONS", String.join(" ", jmxOptions));
+            if (!jvmOptions.isEmpty()) {
+                environment.put("JAVA_OPTS", String.join(" ", jvmOptions));
+            }
+        } else {
+            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            command.addAll(jvmOptions);
+            if (System.getenv("BENCH_JFR") != null && name.equals("main")) {
+                // a profile of the measured worker: jfr print --events jdk.ExecutionSample target/bench/logs/worker-main.jfr
+                command.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
+                        + logDir.toAbsolutePath().resolve("worker-main.jfr"));
+            }
+            command.addAll(jmxOptions);
+            command.addAll(List.of("-jar", jar.toString()));
+        }
+        command.addAll(List.of(
                 "--server.port=" + port,
                 "--spring.rabbitmq.virtual-host=" + vhost,
                 "--spring.security.user.password=bench",
@@ -159,8 +168,10 @@ final class WorkerProcess implements AutoCloseable {
         // the worker reads routes/, templates/ and config/ from its working directory: another checkout's (e.g. a
         // "before" build) with -Dbench.workdir=<checkout>
         File workDir = new File(System.getProperty("bench.workdir", "."));
-        Process process = new ProcessBuilder(command).directory(workDir).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).directory(workDir).redirectErrorStream(true)
+                .redirectOutput(log.toFile());
+        builder.environment().putAll(environment);
+        Process process = builder.start();
         return new WorkerProcess(name, process, port, jmxPort, start, log);
     }
 
