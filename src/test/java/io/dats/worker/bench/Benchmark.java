@@ -644,9 +644,13 @@ public final class Benchmark {
         Map<String, Object> ratio = new LinkedHashMap<>();
         ratio.put("one_tier", round(((Number) oneTier.get("tasks_per_s")).doubleValue() / consumed, 3));
         ratio.put("all_tiers", round(((Number) allTiers.get("tasks_per_s")).doubleValue() / consumed, 3));
+        Map<String, Object> warm = (Map<String, Object>) results.get("one_tier_warm");
+        if (warm != null && warm.containsKey("tasks_per_s")) {
+            ratio.put("one_tier_warm", round(((Number) warm.get("tasks_per_s")).doubleValue() / consumed, 3));
+        }
         results.put("ratio_to_perftest", ratio);
-        row("throughput / PerfTest consumed (worker settings)", "one tier " + ratio.get("one_tier") + ", all tiers "
-                + ratio.get("all_tiers"), "");
+        row("throughput / PerfTest consumed (worker settings)", "one tier " + ratio.get("one_tier") + " (warm JVM, last round "
+                + ratio.get("one_tier_warm") + "), all tiers " + ratio.get("all_tiers"), "");
     }
 
     // ---------------------------------------------------------------- helpers
