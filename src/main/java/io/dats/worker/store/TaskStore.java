@@ -209,6 +209,15 @@ public class TaskStore {
         }
     }
 
+    /**
+     * Deletes the rows of tasks that ended, completed or failed, before {@code cutoff} (their {@code completed_at});
+     * queued, running and publishing tasks are kept whatever their age. Returns how many were deleted.
+     */
+    public int purgeEndedBefore(Instant cutoff) {
+        return jdbc.sql("DELETE FROM worker_task WHERE status IN (?, ?) AND completed_at < ?")
+                .params(COMPLETED, FAILED, Timestamp.from(cutoff)).update();
+    }
+
     public Optional<TaskRecord> find(String taskId) {
         return jdbc.sql("SELECT * FROM worker_task WHERE task_id = ?").param(taskId).query(TaskStore::record).optional();
     }

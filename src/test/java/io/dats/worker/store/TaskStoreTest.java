@@ -4,6 +4,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.UUID;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
@@ -21,6 +25,7 @@ import org.apache.camel.support.DefaultExchange;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -28,6 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.springframework.jdbc.core.simple.JdbcClient;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The task store against both databases it supports: an H2 file database (the default; reopened to show the state
@@ -175,6 +181,60 @@ class TaskStoreTest {
             store.begin(replayed);
             assertThat(replayed.getVariable(TaskStore.STORED_STATUS)).as("a replayed task runs again").isNull();
         }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("databases")
+    void retentionDeletesTasksThatEndedBeforeItsCutoffAndNeverOnesInFlight(String name, Supplier<HikariDataSource> database) {
+        String completed = "store-old-done-" + UUID.randomUUID();
+        String failed = "store-old-failed-" + UUID.randomUUID();
+        String running = "store-running-" + UUID.randomUUID();
+        String publishing = "store-publishing-" + UUID.randomUUID();
+        try (HikariDataSource dataSource = database.get()) {
+            TaskStore store = migrated(dataSource);
+            Exchange done = exchange(completed, "queue");
+            store.begin(done);
+            done.getMessage().setBody("{\"output\":1}");
+            store.complete(done);
+            store.published(done);
+            store.fail(withFailure(exchange(failed, "queue")));
+            Exchange failing = exchange(failed, "queue");
+            store.begin(failing);
+            store.fail(withFailure(failing));
+            store.begin(exchange(running, "queue"));
+            Exchange unpublished = exchange(publishing, "queue");
+            store.begin(unpublished);
+            unpublished.getMessage().setBody("{\"output\":2}");
+            store.complete(unpublished);
+            Instant now = Instant.now();
+
+            // a day's retention: nothing here is that old
+            assertThat(new TaskStoreRetention(store, Duration.ofDays(1), Clock.fixed(now, ZoneOffset.UTC)).purge()).isZero();
+            assertThat(store.find(completed)).isPresent();
+            // 0 keeps every task
+            assertThat(new TaskStoreRetention(store, Duration.ZERO, Clock.fixed(now.plusSeconds(86_400), ZoneOffset.UTC))
+                    .purge()).isZero();
+            assertThat(store.find(failed)).isPresent();
+            // a day later with a retention of an hour: the ended tasks go, the running and publishing ones stay
+            int deleted = new TaskStoreRetention(store, Duration.ofHours(1),
+                    Clock.fixed(now.plusSeconds(86_400), ZoneOffset.UTC)).purge();
+            assertThat(deleted).isGreaterThanOrEqualTo(2);
+            assertThat(store.find(completed)).isEmpty();
+            assertThat(store.find(failed)).isEmpty();
+            assertThat(store.find(running)).hasValueSatisfying(record -> assertThat(record.status()).isEqualTo("running"));
+            assertThat(store.find(publishing)).hasValueSatisfying(record -> assertThat(record.status()).isEqualTo("publishing"));
+            // its id is new again: a duplicate now runs
+            Exchange again = exchange(completed, "queue");
+            store.begin(again);
+            assertThat(again.getVariable(TaskStore.STORED_STATUS)).isNull();
+        }
+    }
+
+    @Test
+    void aNegativeRetentionIsRefusedWithTheSettingToChange() {
+        assertThatThrownBy(() -> new TaskStoreRetention(null, Duration.ofHours(-1), Clock.systemUTC()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("WORKER_STORE_RETENTION");
     }
 
     private static Exchange withFailure(Exchange exchange) {
