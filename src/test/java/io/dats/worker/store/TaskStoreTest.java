@@ -139,11 +139,7 @@ class TaskStoreTest {
         String failed = "store-failed-" + UUID.randomUUID();
         try (HikariDataSource dataSource = database.get()) {
             TaskStore store = migrated(dataSource);
-            Exchange first = exchange(done, "queue");
-            store.begin(first);
-            first.getMessage().setBody("{\"output\":1}");
-            store.complete(first);
-            store.published(first);
+            completed(store, done, "{\"output\":1}");
             Exchange lateFailure = exchange(done, "queue");
             lateFailure.setVariable("failureEvent", "{\"error\":\"llm_failed\"}");
             store.fail(lateFailure);
@@ -192,12 +188,7 @@ class TaskStoreTest {
         String publishing = "store-publishing-" + UUID.randomUUID();
         try (HikariDataSource dataSource = database.get()) {
             TaskStore store = migrated(dataSource);
-            Exchange done = exchange(completed, "queue");
-            store.begin(done);
-            done.getMessage().setBody("{\"output\":1}");
-            store.complete(done);
-            store.published(done);
-            store.fail(withFailure(exchange(failed, "queue")));
+            completed(store, completed, "{\"output\":1}");
             Exchange failing = exchange(failed, "queue");
             store.begin(failing);
             store.fail(withFailure(failing));
@@ -235,6 +226,15 @@ class TaskStoreTest {
         assertThatThrownBy(() -> new TaskStoreRetention(null, Duration.ofHours(-1), Clock.systemUTC()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("WORKER_STORE_RETENTION");
+    }
+
+    /** A task from the queue that ran, recorded its output and had it published. */
+    private static void completed(TaskStore store, String taskId, String output) {
+        Exchange run = exchange(taskId, "queue");
+        store.begin(run);
+        run.getMessage().setBody(output);
+        store.complete(run);
+        store.published(run);
     }
 
     private static Exchange withFailure(Exchange exchange) {
