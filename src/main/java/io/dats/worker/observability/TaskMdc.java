@@ -2,6 +2,7 @@ package io.dats.worker.observability;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Objects;
 
 import io.dats.worker.task.TaskVariables;
 import io.opentelemetry.api.trace.Span;
@@ -72,10 +73,14 @@ public final class TaskMdc implements AutoCloseable {
     }
 
     static void put(String key, Object value) {
-        if (value == null) {
+        String text = value == null ? null : value.toString();
+        if (Objects.equals(MDC.get(key), text)) {
+            return; // unchanged (the common case, around every step): Logback copies its map on every put or remove
+        }
+        if (text == null) {
             MDC.remove(key);
         } else {
-            MDC.put(key, value.toString());
+            MDC.put(key, text);
         }
     }
 
