@@ -11,6 +11,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.security.config.Customizer;
+import org.springframework.security.config.ObjectPostProcessor;
 import org.springframework.security.config.annotation.web.builders.HttpSecurity;
 import org.springframework.security.web.SecurityFilterChain;
 import org.springframework.security.web.csrf.CookieCsrfTokenRepository;
@@ -19,6 +20,7 @@ import org.springframework.security.web.csrf.CsrfToken;
 import org.springframework.security.web.csrf.CsrfTokenRequestAttributeHandler;
 import org.springframework.security.web.csrf.CsrfTokenRequestHandler;
 import org.springframework.security.web.csrf.XorCsrfTokenRequestAttributeHandler;
+import org.springframework.security.web.header.HeaderWriterFilter;
 import org.springframework.security.web.util.matcher.OrRequestMatcher;
 import org.springframework.util.StringUtils;
 import org.springframework.web.cors.CorsConfiguration;
@@ -83,6 +85,21 @@ class SecurityConfiguration {
                 && contentType.toLowerCase(Locale.ROOT).startsWith("application/json");
     }
 
+    /**
+     * Security headers are written before the request runs, not when its response is committed or while the container
+     * thread leaves the filter chain (the default). A REST route answers from a thread of its own (camel-platform-http
+     * runs it on an executor), and with the default both threads can write headers to one response at once
+     * (spring-security#9175, #15510; fixed in Spring Security 7): Tomcat's header array is corrupted, which showed as
+     * {@code NullPointerException}s in {@code MimeHeaders.recycle} under a REST overload in the benchmark.
+     */
+    static final ObjectPostProcessor<HeaderWriterFilter> EAGER_HEADERS = new ObjectPostProcessor<>() {
+        @Override
+        public <O extends HeaderWriterFilter> O postProcess(O filter) {
+            filter.setShouldWriteHeadersEagerly(true);
+            return filter;
+        }
+    };
+
     @Bean
     SecurityFilterChain workerSecurity(HttpSecurity http) throws Exception {
         http.authorizeHttpRequests(requests -> requests
@@ -102,6 +119,7 @@ class SecurityConfiguration {
                         .requireCsrfProtectionMatcher(new OrRequestMatcher(CsrfFilter.DEFAULT_CSRF_MATCHER,
                                 SecurityConfiguration::isJolokiaGetThatIsNotARead)))
                 .cors(cors -> cors.configurationSource(SecurityConfiguration::actuatorCors))
+                .headers(headers -> headers.withObjectPostProcessor(EAGER_HEADERS))
                 .httpBasic(Customizer.withDefaults())
                 .formLogin(Customizer.withDefaults());
         return http.build();

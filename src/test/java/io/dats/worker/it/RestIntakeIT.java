@@ -36,8 +36,11 @@ import org.springframework.amqp.core.BindingBuilder;
 import org.springframework.amqp.core.Queue;
 import org.springframework.amqp.core.TopicExchange;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.security.web.SecurityFilterChain;
+import org.springframework.security.web.header.HeaderWriterFilter;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.test.util.ReflectionTestUtils;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -67,6 +70,9 @@ class RestIntakeIT extends WorkerITSupport {
     @Autowired
     CamelContext camelContext;
 
+    @Autowired
+    List<SecurityFilterChain> securityChains;
+
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
         workerProperties(registry, BROKER);
@@ -89,6 +95,22 @@ class RestIntakeIT extends WorkerITSupport {
     }
 
     // ---------------------------------------------------------------------------------------------- load
+
+    @Test
+    void securityHeadersAreWrittenOnceBeforeTheRouteAnswersFromItsOwnThread() {
+        HeaderWriterFilter headerWriter = securityChains.stream().flatMap(chain -> chain.getFilters().stream())
+                .filter(HeaderWriterFilter.class::isInstance).map(HeaderWriterFilter.class::cast).findFirst().orElseThrow();
+        // written lazily, Spring Security would add them from the route's thread and the container's at once
+        assertThat(ReflectionTestUtils.getField(headerWriter, "shouldWriteHeadersEagerly")).isEqualTo(true);
+
+        HttpResponse<String> refused = executeAsync("{not json", FULL_KEY).join();
+        assertThat(refused.statusCode()).isEqualTo(400);
+        assertThat(refused.headers().allValues("X-Content-Type-Options")).containsExactly("nosniff");
+        assertThat(refused.headers().allValues("Cache-Control")).hasSize(1);
+        HttpResponse<String> done = executeAsync(task("headers-once", "code-general", "Create fibonacci function"), FULL_KEY).join();
+        assertThat(done.statusCode()).isEqualTo(200);
+        assertThat(done.headers().allValues("X-Content-Type-Options")).containsExactly("nosniff");
+    }
 
     @Test
     void twoHundredConcurrentCallsKeepEachTiersBoundAnswer429BeyondItsLineAndLeaveHealthFast() throws Exception {
