@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 
+import io.dats.worker.config.WorkerProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -20,6 +21,7 @@ import org.springframework.stereotype.Component;
 public class TaskStoreRetention {
 
     private static final Logger LOG = LoggerFactory.getLogger(TaskStoreRetention.class);
+    private static final String RETENTION = "worker.store.retention";
 
     private final TaskStore store;
     private final Duration retention;
@@ -32,8 +34,8 @@ public class TaskStoreRetention {
 
     TaskStoreRetention(TaskStore store, Duration retention, Clock clock) {
         if (retention.isNegative()) {
-            throw new IllegalArgumentException("worker.store.retention (environment variable WORKER_STORE_RETENTION) "
-                    + "must be 0 (keep every task) or a positive duration such as 7d, not " + retention);
+            throw new IllegalArgumentException(RETENTION + " (environment variable " + WorkerProperties.envVar(RETENTION)
+                    + ") must be 0 (keep every task) or a positive duration such as 7d, not " + retention);
         }
         this.store = store;
         this.retention = retention;
@@ -48,8 +50,7 @@ public class TaskStoreRetention {
         Instant cutoff = clock.instant().minus(retention);
         int deleted = store.purgeEndedBefore(cutoff);
         if (deleted > 0) {
-            LOG.info("Task store: deleted {} task(s) that ended before {} (worker.store.retention {})", deleted, cutoff,
-                    retention);
+            LOG.info("Task store: deleted {} task(s) that ended before {} ({} {})", deleted, cutoff, RETENTION, retention);
         }
         return deleted;
     }

@@ -76,8 +76,8 @@ public final class Benchmark {
     private final Map<String, Object> results = new LinkedHashMap<>();
     private final List<String[]> table = new ArrayList<>();
     private final String run = Long.toString(System.currentTimeMillis() % 1_000_000, 36);
-    /** The folder {@code bin/worker} made (extracted jar and class-data archive), or null to run the jar as it is. */
-    private Path classDataArchive;
+    /** Whether the workers start through {@code bin/worker} (with its class-data archive) or with {@code java -jar}. */
+    private boolean throughBinWorker;
 
     private Benchmark(Options options) {
         this.options = options;
@@ -111,7 +111,7 @@ public final class Benchmark {
         try (StandIns standIns = new StandIns()) {
             results.put("stand_ins", standInsAlone(standIns));
             results.put("perftest", perfTest());
-            classDataArchive = classDataArchive();
+            throughBinWorker = prepareBinWorker();
             workerRuns(standIns);
         }
         ratioToPerfTest();
@@ -135,7 +135,7 @@ public final class Benchmark {
      * build ({@code -Dbench.workdir}, {@code -Dbench.jar}), with {@code -Dbench.cds=false}, or with
      * {@code BENCH_JFR} (JDK 17 cannot start JFR on a dynamic archive): those run {@code java -jar}.
      */
-    private Path classDataArchive() throws Exception {
+    private boolean prepareBinWorker() throws Exception {
         String reason = null;
         if (!Boolean.parseBoolean(System.getProperty("bench.cds", "true"))) {
             reason = "-Dbench.cds=false";
@@ -146,7 +146,7 @@ public final class Benchmark {
         }
         if (reason != null) {
             results.put("class_data_archive", "none: " + reason);
-            return null;
+            return false;
         }
         Path log = options.outDir().resolve("class-data-archive.log");
         Process make = new ProcessBuilder("bin/worker", "--archive-only").redirectErrorStream(true)
@@ -155,9 +155,8 @@ public final class Benchmark {
             make.destroyForcibly();
             throw new IllegalStateException("bin/worker --archive-only failed, see " + log);
         }
-        Path archive = Path.of("target", "cds");
-        results.put("class_data_archive", archive.resolve("worker.jsa").toString());
-        return archive;
+        results.put("class_data_archive", Path.of("target", "cds", "worker.jsa").toString());
+        return true;
     }
 
     // ---------------------------------------------------------------- stand-ins alone
@@ -299,7 +298,7 @@ public final class Benchmark {
             Map<String, Object> footprint = new LinkedHashMap<>();
             results.put("footprint", footprint);
             if (options.footprintRun()) {
-                try (WorkerProcess fresh = WorkerProcess.start("fresh", options.jar(), classDataArchive, vhost, standIns,
+                try (WorkerProcess fresh = WorkerProcess.start("fresh", options.jar(), throughBinWorker, vhost, standIns,
                         options.workerJvmOptions(), logs)) {
                     long ready = fresh.awaitReady(Duration.ofMinutes(5));
                     // idle: the worker runs 5 s with nothing to do before its footprint is read
@@ -324,7 +323,7 @@ public final class Benchmark {
                 broker.publish("tiny", id, task(id, null));
             }
             broker.awaitConfirms();
-            try (WorkerProcess worker = WorkerProcess.start("main", options.jar(), classDataArchive, vhost, standIns,
+            try (WorkerProcess worker = WorkerProcess.start("main", options.jar(), throughBinWorker, vhost, standIns,
                     options.workerJvmOptions(), logs)) {
                 // the heap is sampled every 250 ms for its peak (not connected yet or gone: that sample is skipped)
                 ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -597,7 +596,7 @@ public final class Benchmark {
         standIns.llmLatencyMillis(options.scaleLatencyMillis());
         out.put("llm_latency_ms", options.scaleLatencyMillis());
         out.put("one_process_tasks_per_s", backlogRate(broker, "scale1", options.scaleTasks()));
-        try (WorkerProcess second = WorkerProcess.start("second", options.jar(), classDataArchive, vhost, standIns,
+        try (WorkerProcess second = WorkerProcess.start("second", options.jar(), throughBinWorker, vhost, standIns,
                 options.workerJvmOptions(), logs)) {
             out.put("second_ready_ms", second.awaitReady(Duration.ofMinutes(5)));
             out.put("two_processes_tasks_per_s", backlogRate(broker, "scale2", options.scaleTasks() * 2));

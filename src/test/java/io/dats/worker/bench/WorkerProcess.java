@@ -30,6 +30,7 @@ import javax.management.remote.JMXConnector;
 import javax.management.remote.JMXConnectorFactory;
 import javax.management.remote.JMXServiceURL;
 
+import io.dats.worker.support.ClassDataArchive;
 import org.awaitility.core.ConditionTimeoutException;
 
 import static org.awaitility.Awaitility.await;
@@ -109,11 +110,10 @@ final class WorkerProcess implements AutoCloseable {
     }
 
     /**
-     * Starts a worker from {@code jar}, or, when {@code classDataArchive} names the folder {@code bin/worker} made
-     * (the extracted jar and {@code worker.jsa}), through {@code bin/worker} itself, as the README's run command
-     * does (its JVM defaults unless {@code jvmOptions} are given).
+     * Starts a worker with {@code java -jar jar}, or, {@code throughBinWorker}, through {@code bin/worker} itself as the
+     * README's run command does (the class-data archive it made, its JVM defaults unless {@code jvmOptions} are given).
      */
-    static WorkerProcess start(String name, Path jar, Path classDataArchive, String vhost, StandIns standIns,
+    static WorkerProcess start(String name, Path jar, boolean throughBinWorker, String vhost, StandIns standIns,
                                List<String> jvmOptions, Path logDir) throws IOException {
         int port = freePort();
         int jmxPort = freePort();
@@ -127,7 +127,7 @@ final class WorkerProcess implements AutoCloseable {
                 "-Dcom.sun.management.jmxremote.ssl=false");
         List<String> command = new ArrayList<>();
         Map<String, String> environment = new LinkedHashMap<>();
-        if (classDataArchive != null) {
+        if (throughBinWorker) {
             // as the README's run command: bin/worker with its JVM defaults (or BENCH_WORKER_JAVA_OPTS as its
             // JAVA_OPTS) and its archive; the JMX agent through JAVA_TOOL_OPTIONS, which the JVM reads itself
             command.add("bin/worker");
@@ -267,16 +267,12 @@ final class WorkerProcess implements AutoCloseable {
         return status("VmRSS:");
     }
 
-    /** Peak resident set size (VmHWM), in bytes. */
     /** Whether the process has the class-data archive mapped (the JVM took it rather than ignoring it). */
     boolean mapsClassDataArchive() {
-        try {
-            return Files.readString(Path.of("/proc", Long.toString(pid()), "maps")).contains("worker.jsa");
-        } catch (IOException e) {
-            return false;
-        }
+        return ClassDataArchive.isMappedBy(pid());
     }
 
+    /** Peak resident set size (VmHWM), in bytes. */
     long peakRssBytes() {
         return status("VmHWM:");
     }

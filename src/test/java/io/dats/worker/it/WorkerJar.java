@@ -17,14 +17,16 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import io.dats.worker.support.ClassDataArchive;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
  * The worker started from the built jar as the README's run command starts it ({@code bin/worker}: the jar extracted
  * with its class-data archive, made by the first start after a build; {@code exec}, so the recorded PID is the JVM's)
- * as a process of its own on a free loopback port, with its output in {@code target/<name>-<n>.log}; stopped by its recorded PID with SIGKILL or
- * SIGTERM. {@link #restart()} starts a new process with the same arguments (the same task store when it is a file).
+ * as a process of its own on a free loopback port, with its output in {@code target/<name>-<n>.log}; stopped by its
+ * recorded PID with SIGKILL or SIGTERM. {@link #restart()} starts a new process with the same arguments (the same task store when it is a file).
  */
 final class WorkerJar implements AutoCloseable {
 
@@ -92,8 +94,8 @@ final class WorkerJar implements AutoCloseable {
     }
 
     /** Whether the JVM mapped the class-data archive {@code bin/worker} gave it (rather than starting without). */
-    boolean mapsClassDataArchive() throws IOException {
-        return Files.readString(Path.of("/proc", Long.toString(pid()), "maps")).contains("target/cds/worker.jsa");
+    boolean mapsClassDataArchive() {
+        return ClassDataArchive.isMappedBy(pid());
     }
 
     int port() {
