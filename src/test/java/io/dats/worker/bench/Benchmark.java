@@ -64,10 +64,13 @@ public final class Benchmark {
             Path jar = Path.of(System.getProperty("bench.jar", "target/llm-task-worker.jar"));
             Path out = Path.of(System.getProperty("bench.out", "target/bench"));
             int backlog = Integer.getInteger("bench.backlog", smoke ? 150 : 3000);
+            // the offered-load phases: tasks per second and for how long
+            int rate = Integer.getInteger("bench.rate", smoke ? 50 : 200);
+            int seconds = Integer.getInteger("bench.seconds", smoke ? 2 : 15);
             return smoke
-                    ? new Options(true, backlog, Integer.getInteger("bench.warmup", 30), 100, 50, 2, 1000, 1, 100, 50, 3, 1, false, false, jar, out, jvmOptions,
+                    ? new Options(true, backlog, Integer.getInteger("bench.warmup", 30), 100, rate, seconds, 1000, 1, 100, 50, 3, 1, false, false, jar, out, jvmOptions,
                             Integer.getInteger("bench.warmRounds", 1))
-                    : new Options(false, backlog, 500, 2000, 200, 15, 11_000, 2, 200, 600, 20, 5, true, true, jar, out,
+                    : new Options(false, backlog, 500, 2000, rate, seconds, 11_000, 2, 200, 600, 20, 5, true, true, jar, out,
                             jvmOptions, Integer.getInteger("bench.warmRounds", 10));
         }
     }
@@ -318,7 +321,7 @@ public final class Benchmark {
                 }
             }
             // the one-tier backlog is queued before the worker starts
-            for (int n = 0; n < options.backlog(); n++) {
+            for (int n = 0; selected("one_tier") && n < options.backlog(); n++) {
                 String id = taskId("tiny", n);
                 broker.publish("tiny", id, task(id, null));
             }
@@ -672,7 +675,19 @@ public final class Benchmark {
     }
 
     /** Runs one section; a failed section is reported in the JSON and the table, and the run goes on. */
+    /**
+     * Whether a section runs: all of them, or those listed in {@code -Dbench.only} (comma-separated section names as in
+     * the JSON, e.g. {@code overhead_rest}), to iterate on one figure; the others are left out of the report.
+     */
+    private static boolean selected(String name) {
+        String only = System.getProperty("bench.only", "");
+        return only.isBlank() || Arrays.asList(only.split("\\s*,\\s*")).contains(name);
+    }
+
     private void section(String name, Callable<Map<String, Object>> body) {
+        if (!selected(name)) {
+            return;
+        }
         try {
             results.put(name, body.call());
         } catch (Exception e) {

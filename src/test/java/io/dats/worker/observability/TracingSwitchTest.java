@@ -46,4 +46,28 @@ class TracingSwitchTest {
         new TracingSwitch().postProcessEnvironment(environment, null);
         assertThat(environment.getProperty("camel.opentelemetry2.enabled")).isEqualTo("true");
     }
+
+    @Test
+    void leavesSpringBootsTracerOutWithoutAnEndpointAndInWithOne() {
+        String[] candidates = {"org.springframework.boot.actuate.autoconfigure.tracing.OpenTelemetryTracingAutoConfiguration",
+                "org.springframework.boot.actuate.autoconfigure.observation.ObservationAutoConfiguration", null};
+        TracingSwitch.AutoConfigurations filter = new TracingSwitch.AutoConfigurations();
+        filter.setEnvironment(environment);
+        assertThat(filter.match(candidates, null)).containsExactly(false, true, true);
+
+        environment.getPropertySources().addFirst(new MapPropertySource("test",
+                Map.of("management.otlp.tracing.endpoint", "http://127.0.0.1:4318/v1/traces")));
+        assertThat(filter.match(candidates, null)).containsExactly(true, true, true);
+    }
+
+    @Test
+    void theFilterIsRegisteredAndEveryExcludedNameIsAnAutoConfigurationOfThisSpringBoot() {
+        assertThat(org.springframework.core.io.support.SpringFactoriesLoader.loadFactories(
+                org.springframework.boot.autoconfigure.AutoConfigurationImportFilter.class, getClass().getClassLoader()))
+                .hasAtLeastOneElementOfType(TracingSwitch.AutoConfigurations.class);
+        java.util.List<String> known = org.springframework.boot.context.annotation.ImportCandidates
+                .load(org.springframework.boot.autoconfigure.AutoConfiguration.class, getClass().getClassLoader())
+                .getCandidates();
+        assertThat(known).containsAll(TracingSwitch.TRACING_AUTO_CONFIGURATIONS);
+    }
 }
