@@ -79,6 +79,17 @@ class SecurityConfiguration {
         return uri.startsWith("/api/v1/") && !uri.startsWith(ADMIN_API);
     }
 
+    /**
+     * The endpoints programs call (task API without its admin paths, health and probes, the seed clients' info,
+     * metrics and infer, the RAG context the worker calls itself): exempt from CSRF, and given no XSRF-TOKEN cookie.
+     */
+    static boolean isMachineEndpoint(HttpServletRequest request) {
+        String uri = request.getRequestURI();
+        return isOpenApiCall(request) || MACHINE_PATHS.contains(uri) || PROBES.contains(uri);
+    }
+
+    static final List<String> MACHINE_PATHS = List.of("/health", "/info", "/metrics", INFER, RAG_CONTEXT);
+
     /** An admin call sending JSON (what the dead-letter command sends): needs no CSRF token, a cross-site form cannot send it. */
     static boolean isJsonAdminCall(HttpServletRequest request) {
         String contentType = request.getContentType();
@@ -181,8 +192,12 @@ class SecurityConfiguration {
         @Override
         public void handle(HttpServletRequest request, HttpServletResponse response, Supplier<CsrfToken> csrfToken) {
             xor.handle(request, response, csrfToken);
-            // load the deferred token: a new one is generated and written as the XSRF-TOKEN cookie when absent
-            csrfToken.get();
+            // load the deferred token: a new one is generated and written as the XSRF-TOKEN cookie when absent; not
+            // for the machine endpoints, which need no token (a fresh random token and a Set-Cookie on every task call
+            // and health probe, since their clients keep no cookies)
+            if (!isMachineEndpoint(request)) {
+                csrfToken.get();
+            }
         }
 
         @Override

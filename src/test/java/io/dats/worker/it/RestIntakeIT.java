@@ -113,6 +113,11 @@ class RestIntakeIT extends WorkerITSupport {
         HttpResponse<String> done = executeAsync(task("headers-once", "code-general", "Create fibonacci function"), FULL_KEY).join();
         assertThat(done.statusCode()).isEqualTo(200);
         assertThat(done.headers().allValues("X-Content-Type-Options")).containsExactly("nosniff");
+        // programs keep no cookies: no CSRF token is made and set for them (Hawtio's pages still get one)
+        assertThat(refused.headers().allValues("Set-Cookie")).isEmpty();
+        assertThat(done.headers().allValues("Set-Cookie")).isEmpty();
+        assertThat(get("/health").headers().allValues("Set-Cookie")).isEmpty();
+        assertThat(get("/login").headers().allValues("Set-Cookie")).anyMatch(cookie -> cookie.startsWith("XSRF-TOKEN="));
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.dats.worker.security;
 
+import java.util.List;
+
 import org.junit.jupiter.api.Test;
 
 import org.springframework.mock.web.MockHttpServletRequest;
@@ -30,6 +32,18 @@ class SecurityConfigurationTest {
         MockHttpServletRequest viaParameter = jolokia("GET", "/read/java.lang:type=Memory/HeapMemoryUsage");
         viaParameter.setParameter("p", "/exec/java.lang:type=Memory/gc");
         assertThat(SecurityConfiguration.isJolokiaGetThatIsNotARead(viaParameter)).isTrue();
+    }
+
+    @Test
+    void onlyPagesAndOperatorCallsGetACsrfTokenCookieNotTheEndpointsProgramsCall() {
+        for (String machine : List.of("/api/v1/execute", "/api/v1/tasks/t-1", "/health", "/readyz", "/livez",
+                "/actuator/health/readiness", "/info", "/metrics", "/v1/infer", "/rag/api/v1/context")) {
+            assertThat(SecurityConfiguration.isMachineEndpoint(new MockHttpServletRequest("GET", machine))).as(machine).isTrue();
+        }
+        for (String page : List.of("/login", "/actuator/hawtio/", "/actuator/jolokia", "/api/v1/admin/dead-letters",
+                "/rag/api/v1/ingest", "/healthz", "/api/v2/execute")) {
+            assertThat(SecurityConfiguration.isMachineEndpoint(new MockHttpServletRequest("GET", page))).as(page).isFalse();
+        }
     }
 
     @Test
