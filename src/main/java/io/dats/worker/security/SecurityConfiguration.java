@@ -80,15 +80,19 @@ class SecurityConfiguration {
     }
 
     /**
-     * The endpoints programs call (task API without its admin paths, health and probes, the seed clients' info,
-     * metrics and infer, the RAG context the worker calls itself): exempt from CSRF, and given no XSRF-TOKEN cookie.
+     * Open endpoints programs call besides the task API and the probes: health, the seed 001/002 contracts (worker
+     * identity, inference, the metrics summary) and the RAG context the worker calls itself.
+     */
+    static final List<String> MACHINE_PATHS = List.of("/health", "/info", "/metrics", INFER, RAG_CONTEXT);
+
+    /**
+     * The endpoints programs call (task API without its admin paths, {@link #MACHINE_PATHS}, the {@link #PROBES}):
+     * open to anyone, and given no XSRF-TOKEN cookie.
      */
     static boolean isMachineEndpoint(HttpServletRequest request) {
         String uri = request.getRequestURI();
         return isOpenApiCall(request) || MACHINE_PATHS.contains(uri) || PROBES.contains(uri);
     }
-
-    static final List<String> MACHINE_PATHS = List.of("/health", "/info", "/metrics", INFER, RAG_CONTEXT);
 
     /** An admin call sending JSON (what the dead-letter command sends): needs no CSRF token, a cross-site form cannot send it. */
     static boolean isJsonAdminCall(HttpServletRequest request) {
@@ -126,9 +130,8 @@ class SecurityConfiguration {
     SecurityFilterChain workerSecurity(HttpSecurity http) throws Exception {
         http.authorizeHttpRequests(requests -> requests
                         .requestMatchers(ADMIN_API + "**").hasRole("ADMIN")
-                        .requestMatchers("/health", "/api/v1/**", RAG_CONTEXT, "/error").permitAll()
-                        // seed 001/002 contracts: worker identity, inference, the metrics summary
-                        .requestMatchers("/info", "/metrics", INFER).permitAll()
+                        .requestMatchers("/api/v1/**", "/error").permitAll()
+                        .requestMatchers(MACHINE_PATHS.toArray(String[]::new)).permitAll()
                         // the probes (kubelet sends no credentials): status only, details need the admin user
                         .requestMatchers(PROBES.toArray(String[]::new)).permitAll()
                         .anyRequest().hasRole("ADMIN"))

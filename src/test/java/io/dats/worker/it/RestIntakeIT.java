@@ -22,9 +22,16 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+
+import jakarta.servlet.Filter;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.dats.worker.support.FakeLlmServer.Reply;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.tracing.Tracer;
+import io.micrometer.tracing.handler.TracingObservationHandler;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import org.apache.camel.CamelContext;
 import org.apache.camel.model.ModelCamelContext;
 import org.apache.camel.model.rest.RestDefinition;
@@ -36,6 +43,7 @@ import org.springframework.amqp.core.BindingBuilder;
 import org.springframework.amqp.core.Queue;
 import org.springframework.amqp.core.TopicExchange;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.context.ApplicationContext;
 import org.springframework.security.web.SecurityFilterChain;
 import org.springframework.security.web.header.HeaderWriterFilter;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -74,7 +82,7 @@ class RestIntakeIT extends WorkerITSupport {
     List<SecurityFilterChain> securityChains;
 
     @Autowired
-    org.springframework.context.ApplicationContext context;
+    ApplicationContext context;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
@@ -101,7 +109,7 @@ class RestIntakeIT extends WorkerITSupport {
 
     @Test
     void securityHeadersAreWrittenOnceBeforeTheRouteAnswersFromItsOwnThread() {
-        HeaderWriterFilter headerWriter = securityChains.stream().flatMap(chain -> chain.getFilters().stream())
+        HeaderWriterFilter headerWriter = securityFilters()
                 .filter(HeaderWriterFilter.class::isInstance).map(HeaderWriterFilter.class::cast).findFirst().orElseThrow();
         // written lazily, Spring Security would add them from the route's thread and the container's at once
         assertThat(ReflectionTestUtils.getField(headerWriter, "shouldWriteHeadersEagerly")).isEqualTo(true);
@@ -127,17 +135,21 @@ class RestIntakeIT extends WorkerITSupport {
      */
     @Test
     void anUntracedWorkerMakesNoSpansAndNoSecurityObservationsButKeepsRequestMetrics() {
-        assertThat(context.getBeanNamesForType(io.micrometer.tracing.Tracer.class)).isEmpty();
-        assertThat(context.getBeanNamesForType(io.opentelemetry.sdk.trace.SdkTracerProvider.class)).isEmpty();
-        assertThat(context.getBeanNamesForType(io.micrometer.tracing.handler.TracingObservationHandler.class)).isEmpty();
-        assertThat(securityChains.stream().flatMap(chain -> chain.getFilters().stream())
-                .map(filter -> filter.getClass().getName())).noneMatch(name -> name.contains("Observation"));
+        assertThat(context.getBeanNamesForType(Tracer.class)).isEmpty();
+        assertThat(context.getBeanNamesForType(SdkTracerProvider.class)).isEmpty();
+        assertThat(context.getBeanNamesForType(TracingObservationHandler.class)).isEmpty();
+        assertThat(securityFilters().map(filter -> filter.getClass().getName())).noneMatch(name -> name.contains("Observation"));
 
         assertThat(executeAsync(task("untraced-1", "code-general", "Create fibonacci function"), FULL_KEY).join()
                 .statusCode()).isEqualTo(200);
-        io.micrometer.core.instrument.MeterRegistry meters = context.getBean(io.micrometer.core.instrument.MeterRegistry.class);
+        MeterRegistry meters = context.getBean(MeterRegistry.class);
         assertThat(meters.find("http.server.requests").tag("uri", "/api/v1/execute").timers()).isNotEmpty();
         assertThat(meters.getMeters()).noneMatch(meter -> meter.getId().getName().startsWith("spring.security"));
+    }
+
+    /** Every filter of the worker's security filter chains. */
+    private Stream<Filter> securityFilters() {
+        return securityChains.stream().flatMap(chain -> chain.getFilters().stream());
     }
 
     @Test

@@ -13,8 +13,9 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * The task store's retention through the whole worker: route task-store-retention (routes/task-store.camel.yaml)
- * deletes a task that ended longer ago than {@code worker.store.retention} (5 s here, long enough for the calls that must still find it on a loaded machine; checked every 300 ms): its state
- * is gone ({@code GET} 404) and its id runs again.
+ * deletes a task that ended longer ago than {@code worker.store.retention} (5 s here, long enough for the calls that
+ * must still find it on a loaded machine; checked every 300 ms): its state is gone ({@code GET} 404) and its id runs
+ * again.
  */
 class TaskStoreRetentionIT extends WorkerITSupport {
 

@@ -1,11 +1,16 @@
 package io.dats.worker.observability;
 
+import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.AutoConfigurationImportFilter;
+import org.springframework.boot.context.annotation.ImportCandidates;
 import org.springframework.core.env.MapPropertySource;
 import org.springframework.core.env.StandardEnvironment;
+import org.springframework.core.io.support.SpringFactoriesLoader;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -62,12 +67,9 @@ class TracingSwitchTest {
 
     @Test
     void theFilterIsRegisteredAndEveryExcludedNameIsAnAutoConfigurationOfThisSpringBoot() {
-        assertThat(org.springframework.core.io.support.SpringFactoriesLoader.loadFactories(
-                org.springframework.boot.autoconfigure.AutoConfigurationImportFilter.class, getClass().getClassLoader()))
+        assertThat(SpringFactoriesLoader.loadFactories(AutoConfigurationImportFilter.class, getClass().getClassLoader()))
                 .hasAtLeastOneElementOfType(TracingSwitch.AutoConfigurations.class);
-        java.util.List<String> known = org.springframework.boot.context.annotation.ImportCandidates
-                .load(org.springframework.boot.autoconfigure.AutoConfiguration.class, getClass().getClassLoader())
-                .getCandidates();
+        List<String> known = ImportCandidates.load(AutoConfiguration.class, getClass().getClassLoader()).getCandidates();
         assertThat(known).containsAll(TracingSwitch.TRACING_AUTO_CONFIGURATIONS);
     }
 }
